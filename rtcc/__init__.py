@@ -1,0 +1,3 @@
+"""rtcc: an open simulator of a police Real-Time Crime Center."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,200 @@
+"""One frozen settings object for every rtcc process.
+
+Each setting is read from, in order: a command-line flag, the environment variable ``RTCC_<NAME>``,
+then its default. Values are cast strictly; a bad value raises :class:`ConfigError` naming the flag
+or variable it came from. No other module reads ``os.environ``: settings are passed down.
+Secrets (``redis_url`` may carry a password) are redacted in ``repr`` and in ``describe()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from rtcc.errors import ConfigError
+from rtcc.logs import redact_url
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _bool(raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"expected one of {sorted(_TRUE | _FALSE)}")
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw.strip(), 10)
+    except ValueError:
+        raise ValueError("expected an integer") from None
+
+
+def _float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("expected a TCP port 0-65535")
+    return value
+
+
+def _positive(cast: Callable[[str], Any]) -> Callable[[str], Any]:
+    def check(raw: str) -> Any:
+        value = cast(raw)
+        if value <= 0:
+            raise ValueError("expected a value > 0")
+        return value
+
+    return check
+
+
+def _log_level(raw: str) -> str:
+    low = raw.strip().lower()
+    if low not in _LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
+    return low
+
+
+def _redis_url(raw: str) -> str:
+    url = raw.strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return url
+
+
+def _path(raw: str) -> Path:
+    if not raw.strip():
+        raise ValueError("expected a path")
+    return Path(raw).expanduser()
+
+
+def _user_dir(env: Mapping[str, str], xdg: str, fallback: str) -> Path:
+    base = env.get(xdg) or str(Path(env.get("HOME", "~")).expanduser() / fallback)
+    return Path(base) / "rtcc"
+
+
+def _default_run_dir(env: Mapping[str, str]) -> Path:
+    if env.get("XDG_RUNTIME_DIR"):
+        return Path(env["XDG_RUNTIME_DIR"]) / "rtcc"
+    return Path("/tmp") / f"rtcc-{os.getuid()}"
+
+
+def _setting(
+    cast: Callable[[str], Any], help: str, *, secret: bool = False, default: Any = None
+) -> Any:
+    return field(default=default, metadata={"cast": cast, "help": help, "secret": secret})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    redis_url: str = _setting(
+        _redis_url,
+        "Redis to use; empty starts a private embedded redis-server",
+        secret=True,
+        default="",
+    )
+    live_redis_url: str = _setting(
+        _redis_url,
+        "Redis for live video channels; empty: RTCC_REDIS_URL if set, else an embedded "
+        "memory-only redis-server",
+        secret=True,
+        default="",
+    )
+    data_dir: Path = _setting(_path, "durable state (embedded Redis AOF, evidence)")
+    run_dir: Path = _setting(_path, "sockets and pid files of this user's rtcc processes")
+    redis_server: str = _setting(str, "redis-server binary for the embedded default",
+                                 default="redis-server")
+    redis_connect_timeout: float = _setting(
+        _positive(_float), "seconds to keep retrying the first Redis PING", default=10.0
+    )
+    host: str = _setting(str, "address servers bind to (loopback by default)", default="127.0.0.1")
+    port: int = _setting(_port, "HTTP port of rtcc serve (hub, registry API, wall)", default=8080)
+    log_level: str = _setting(_log_level, "debug, info, warning or error", default="info")
+    live_window: float = _setting(
+        _positive(_float), "seconds of live video kept in Redis per camera", default=10.0
+    )
+
+    def __repr__(self) -> str:
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in self.describe().items())})"
+
+    def describe(self) -> dict[str, Any]:
+        """Every setting by name, secrets redacted: safe to log or print."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["secret"] and value:
+                value = redact_url(value) if "://" in str(value) else "***"
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def load(
+        cls,
+        flags: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings from flags (already typed, ``None`` = not given), then the
+        environment, then defaults. Unknown ``RTCC_*`` variables are an error too, so a typo
+        such as ``RTCC_REDIS_ULR`` does not silently fall back to a default."""
+        env = dict(os.environ if environ is None else environ)
+        flags = {k: v for k, v in (flags or {}).items() if v is not None}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(k for k in flags if k not in known)
+        if unknown:
+            raise ConfigError(f"unknown setting {unknown[0]!r}")
+        env_names = {f"RTCC_{name.upper()}" for name in known}
+        stray = sorted(k for k in env if k.startswith("RTCC_") and k not in env_names)
+        if stray:
+            raise ConfigError(
+                f"{stray[0]}: unknown variable (known: {', '.join(sorted(env_names))})"
+            )
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            cast = f.metadata["cast"]
+            var = f"RTCC_{f.name.upper()}"
+            if f.name in flags:
+                source, raw = f"--{f.name.replace('_', '-')}", flags[f.name]
+            elif var in env:
+                source, raw = var, env[var]
+            else:
+                continue
+            if isinstance(raw, str):
+                try:
+                    raw = cast(raw)
+                except ValueError as err:
+                    shown = "***" if f.metadata["secret"] else repr(raw)
+                    raise ConfigError(f"{source}: {err}, got {shown}") from None
+            values[f.name] = raw
+        values.setdefault("data_dir", _user_dir(env, "XDG_DATA_HOME", ".local/share"))
+        values.setdefault("run_dir", _default_run_dir(env))
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def help_table(cls) -> str:
+        """The settings as an epilog for ``--help``."""
+        lines = ["settings (flag, else environment variable, else default):"]
+        for f in fields(cls):
+            default = "" if f.default is None else f" [default: {f.default!r}]"
+            lines.append(f"  RTCC_{f.name.upper():<24} {f.metadata['help']}{default}")
+        return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""rtcc's own exceptions: everything the CLI reports as a one-line error derives from RtccError."""
+
+from __future__ import annotations
+
+
+class RtccError(Exception):
+    """Base class of every error rtcc raises on purpose."""
+
+
+class ConfigError(RtccError):
+    """A setting (flag or RTCC_* variable) has a value that cannot be used."""
+
+
+class RedisUnavailable(RtccError):
+    """Redis did not answer within the retry budget."""
+
+
+class RedisServerMissing(RtccError):
+    """The embedded default needs a redis-server binary that is not installed."""
+
+
+class WorldError(RtccError):
+    """A world file is invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        head = f"{source}: {len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__("\n".join([head, *problems]))
+
+
+class MediaError(RtccError):
+    """Bytes that are not valid H.264, RTP, SEI or SDP."""
+
+
+class ProtocolError(RtccError):
+    """A peer broke a network protocol (RTSP, WHIP, WebSocket)."""
+
+
+class ConsentError(RtccError):
+    """An action that the consent registry does not allow."""
+
+
+class NotFound(RtccError):
+    """An id that does not exist."""
+
+
+class AuthError(RtccError):
+    """Missing or invalid credentials, or a role that may not do this."""
