@@ -65,3 +65,9 @@ CONSENT_VERSION = f"{REGISTRY_PREFIX}version"
 
 AUDIT_LOG = f"{PREFIX}audit:log"
 AUDIT_HEAD = f"{PREFIX}audit:head"
+
+# --- frame metadata for the analyzer -------------------------------------------------------------
+
+FRAME_META = f"{PREFIX}meta:frames"
+"""Stream of delivered frames' metadata (no video bytes), read by the analyzer's consumer group."""
+FRAME_META_GROUP = "exposure"
