@@ -173,15 +173,27 @@ def with_parameter_sets(
             break
     if idr_at < 0:
         return tuple(nals)
-    missing = [
-        ps
-        for ps, have in ((sps, have_sps), (pps, have_pps))
-        if not have and ps is not None
-    ]
-    if not missing:
+    need_sps = not have_sps and sps is not None
+    need_pps = not have_pps and pps is not None
+    if not need_sps and not need_pps:
         return tuple(nals)
-    at = 1 if nals and nals[0] and nals[0][0] & 0x1F == NAL_AUD else 0
-    return (*nals[:at], *missing, *nals[at:])
+    out = list(nals)
+    at = 1 if out and out[0] and out[0][0] & 0x1F == NAL_AUD else 0
+    if need_sps:
+        assert sps is not None
+        out.insert(at, sps)
+    if need_pps:
+        assert pps is not None
+        # FFmpeg resolves a PPS's SPS when it parses it: the PPS must follow the SPS.
+        pps_at = at
+        for i, nal in enumerate(out):
+            kind = nal[0] & 0x1F if nal else 0
+            if kind == NAL_SPS:
+                pps_at = i + 1
+            elif kind in VCL_TYPES:
+                break
+        out.insert(pps_at, pps)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
