@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -80,6 +81,15 @@ def _redis_url(raw: str) -> str:
     return url
 
 
+def _timezone(raw: str) -> str:
+    name = raw.strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or America/Chicago") from None
+    return name
+
+
 def _path(raw: str) -> Path:
     if not raw.strip():
         raise ValueError("expected a path")
@@ -130,6 +140,26 @@ class Settings:
     log_level: str = _setting(_log_level, "debug, info, warning or error", default="info")
     live_window: float = _setting(
         _positive(_float), "seconds of live video kept in Redis per camera", default=10.0
+    )
+    world: Path | None = _setting(
+        _path, "world file (GeoJSON) the monitor wall draws its map from", default=None
+    )
+    registry_tz: str = _setting(
+        _timezone, "time zone of the registry's daily consent schedules", default="UTC"
+    )
+    request_expiry: float = _setting(
+        _positive(_float), "seconds before an unanswered footage request expires",
+        default=72 * 3600.0,
+    )
+    evidence_retention: float = _setting(
+        _positive(_float), "seconds evidence clips are kept before they are purged",
+        default=30 * 86400.0,
+    )
+    request_min_area: float = _setting(
+        _positive(_float), "smallest footage-request area in square miles", default=0.025
+    )
+    request_max_area: float = _setting(
+        _positive(_float), "largest footage-request area in square miles", default=0.5
     )
 
     def __repr__(self) -> str:

@@ -47,3 +47,33 @@ class NotFound(RtccError):
 
 class AuthError(RtccError):
     """Missing or invalid credentials, or a role that may not do this."""
+
+
+class InvalidInput(RtccError):
+    """A value given by a user (API body, query, CLI argument) is not acceptable.
+
+    ``field`` names the offending field (``"tier"``, ``"area.coordinates"``) or is ``None``."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Forbidden(AuthError):
+    """Authenticated, but this role or user may not do this."""
+
+
+class RateLimited(AuthError):
+    """Too many failed attempts; ``retry_after`` is in whole seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Conflict(RtccError):
+    """The action does not fit the current state (already decided, already exists)."""
+
+
+class ScenarioError(ConfigError):
+    """A scenario file (TOML) is unreadable or has a key or value that cannot be used."""

@@ -71,3 +71,94 @@ AUDIT_HEAD = f"{PREFIX}audit:head"
 FRAME_META = f"{PREFIX}meta:frames"
 """Stream of delivered frames' metadata (no video bytes), read by the analyzer's consumer group."""
 FRAME_META_GROUP = "exposure"
+
+
+# --- registry: more -----------------------------------------------------------------------------
+
+
+def household_cameras(household_id: str) -> str:
+    """Set of the camera ids of one household."""
+    return f"{REGISTRY_PREFIX}household:{household_id}:cameras"
+
+
+CONSENT_BOUNDARIES = f"{REGISTRY_PREFIX}boundaries"
+"""Sorted set: camera id scored by the unix time its consent next changes by itself (expiry,
+schedule edge); the registry service publishes an event when each falls due."""
+
+# --- footage requests and evidence -------------------------------------------------------------
+
+REQUESTS_PREFIX = f"{PREFIX}requests:"
+REQUESTS_SEQ = f"{REQUESTS_PREFIX}seq"
+REQUESTS_ALL = f"{REQUESTS_PREFIX}all"
+"""Sorted set of request ids by creation time."""
+REQUESTS_OPEN = f"{REQUESTS_PREFIX}open"
+"""Sorted set of open request ids by the time they expire unanswered."""
+REQUEST_EVENTS = f"{REQUESTS_PREFIX}events"
+"""Pub/sub channel: request created, decided, answered, expired."""
+
+
+def request(request_id: str) -> str:
+    return f"{REQUESTS_PREFIX}request:{request_id}"
+
+
+def request_asks(request_id: str) -> str:
+    """Hash camera id -> ask state (pending, approved, declined, expired)."""
+    return f"{REQUESTS_PREFIX}request:{request_id}:asks"
+
+
+def household_asks(household_id: str) -> str:
+    """Set of ``request_id|camera_id`` asks waiting for this household's answer."""
+    return f"{REQUESTS_PREFIX}household:{household_id}:pending"
+
+
+EVIDENCE_PREFIX = f"{PREFIX}evidence:"
+EVIDENCE_ALL = f"{EVIDENCE_PREFIX}all"
+"""Sorted set of evidence ids by the unix time they are purged."""
+
+
+def evidence(evidence_id: str) -> str:
+    return f"{EVIDENCE_PREFIX}item:{evidence_id}"
+
+
+# --- users and tokens ---------------------------------------------------------------------------
+
+USERS_PREFIX = f"{PREFIX}users:"
+USERS = f"{USERS_PREFIX}names"
+
+
+def user(name: str) -> str:
+    return f"{USERS_PREFIX}user:{name}"
+
+
+def user_tokens(name: str) -> str:
+    """Set of the token digests issued to one user (so revoking a user revokes them all)."""
+    return f"{USERS_PREFIX}user:{name}:tokens"
+
+
+def token(digest: str) -> str:
+    """Hash of one token, keyed by the sha256 hex digest of the token (never the token)."""
+    return f"{USERS_PREFIX}token:{digest}"
+
+
+def login_failures_user(name: str) -> str:
+    return f"{USERS_PREFIX}failures:user:{name}"
+
+
+def login_failures_ip(ip: str) -> str:
+    return f"{USERS_PREFIX}failures:ip:{ip}"
+
+# --- live exposure aggregates (written by the analyzer, read by the wall and reports) -----------
+
+EXPOSURE_PREFIX = f"{PREFIX}exposure:"
+EXPOSURE_STREAMS = f"{EXPOSURE_PREFIX}streams"
+"""Hash ``CAM|ROLE|BAND|n`` (or ``|c`` for consenting) -> person-microseconds seen (integer)."""
+EXPOSURE_HOUSEHOLDS = f"{EXPOSURE_PREFIX}households"
+"""Hash ``HOUSEHOLD|ROLE|BAND|n`` (or ``|c``) -> person-microseconds its people were seen."""
+EXPOSURE_TILES = f"{EXPOSURE_PREFIX}tiles"
+"""Hash of the wall's tile counters: ``CAM:now`` non-consenting people in the newest frame,
+``CAM:us`` non-consenting person-microseconds so far, ``CAM:t`` capture time (unix µs) of the
+newest frame, ``CAM:frames`` frames counted."""
+EXPOSURE_LAST = f"{EXPOSURE_PREFIX}last"
+"""Hash camera id -> capture time (unix µs) of the last frame counted (frame durations)."""
+EXPOSURE_TOTALS = f"{EXPOSURE_PREFIX}totals"
+"""Hash of analyzer-wide counters: ``frames``, ``malformed``, ``masked_us``."""

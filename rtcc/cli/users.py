@@ -1,0 +1,128 @@
+"""``rtcc users``: add (prints the new API token once), list, revoke, token.
+
+The first admin is created here: whoever can run the CLI against the state Redis is trusted as an
+admin (``cli:<os user>`` in the audit log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import redis.asyncio as aredis
+
+from rtcc.config import Settings
+
+EXAMPLES = """examples:
+  rtcc users add chief --role admin
+  rtcc users add alice --role resident --household hh-0003 --password-stdin < pw.txt
+  rtcc users list
+  rtcc users revoke alice
+"""
+ROLES = ("admin", "operator", "resident", "auditor")
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "users", help="users, roles and API tokens",
+        description="Users with a role (admin, operator, resident, auditor) and API tokens "
+        "(stored only as sha256; shown once).", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    a = actions.add_parser("add", parents=[common], help="add a user and print their token")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("--role", required=True, choices=ROLES)
+    a.add_argument("--household", metavar="ID", help="the household of a resident")
+    a.add_argument("--password-stdin", action="store_true",
+                   help="read a password for POST /api/login from the first line of stdin")
+    a.set_defaults(handler=_add)
+
+    a = actions.add_parser("list", parents=[common], help="list users (never tokens)")
+    a.add_argument("--json", action="store_true", help="as JSON")
+    a.set_defaults(handler=_list)
+
+    a = actions.add_parser("revoke", parents=[common],
+                           help="disable a user and delete all their tokens")
+    a.add_argument("name", metavar="NAME")
+    a.set_defaults(handler=_revoke)
+
+    a = actions.add_parser("token", parents=[common], help="issue another API token")
+    a.add_argument("name", metavar="NAME")
+    a.set_defaults(handler=_token)
+
+
+def _users(redis: aredis.Redis):  # type: ignore[no-untyped-def]
+    from rtcc.registry.users import Users
+
+    return Users(redis)
+
+
+def _run(settings: Settings, fn) -> int:  # type: ignore[no-untyped-def]
+    from rtcc.registry.runner import run_command
+
+    return run_command("users", settings, fn)
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> int:
+    from rtcc.registry.runner import cli_actor
+
+    password = None
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            print("rtcc users: --password-stdin: stdin gave no password", file=sys.stderr)
+            return 2
+
+    async def go(redis: aredis.Redis) -> int:
+        user, token = await _users(redis).add(args.name, args.role, actor=cli_actor(),
+                                              household=args.household, password=password)
+        where = f" of household {user.household}" if user.household else ""
+        print(f"added {user.name} ({user.role}{where}); API token (shown once, keep it "
+              "secret):", file=sys.stderr)
+        print(token)
+        return 0
+
+    return _run(settings, go)
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    async def go(redis: aredis.Redis) -> int:
+        users = await _users(redis).all()
+        if args.json:
+            print(json.dumps([u.as_json() for u in users], indent=1))
+            return 0
+        print(f"{'NAME':<20} {'ROLE':<9} {'HOUSEHOLD':<14} {'PASSWORD':<8} {'STATE':<8} CREATED")
+        for u in users:
+            created = u.as_json()["created"]
+            print(f"{u.name:<20} {u.role:<9} {u.household or '-':<14} "
+                  f"{'yes' if u.has_password else 'no':<8} "
+                  f"{'revoked' if u.revoked else 'active':<8} {created}")
+        return 0
+
+    return _run(settings, go)
+
+
+def _revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from rtcc.registry.runner import cli_actor
+
+    async def go(redis: aredis.Redis) -> int:
+        user = await _users(redis).revoke(args.name, actor=cli_actor())
+        print(f"revoked {user.name}: every token deleted, logins refused")
+        return 0
+
+    return _run(settings, go)
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from rtcc.registry.runner import cli_actor
+
+    async def go(redis: aredis.Redis) -> int:
+        token = await _users(redis).issue_token(args.name, actor=cli_actor())
+        print(f"new API token for {args.name} (shown once):", file=sys.stderr)
+        print(token)
+        return 0
+
+    return _run(settings, go)

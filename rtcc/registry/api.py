@@ -1,0 +1,170 @@
+"""The registry's JSON API inside the ``rtcc serve`` application: ``setup(app)``.
+
+``setup`` adds the routes (:mod:`~rtcc.registry.api_registry`, :mod:`~rtcc.registry.api_requests`,
+:mod:`~rtcc.registry.api_admin`), one middleware scoped to ``/api`` and one cleanup context.
+
+The middleware, for every path under ``/api``: refuses bodies over 64 KiB (413) before reading
+them, requires ``Authorization: Bearer <token>`` (401 otherwise; ``POST /api/login`` excepted),
+and turns every error into JSON ``{"error": message, "field": name}``: InvalidInput 400 (415 for a
+wrong content type), AuthError 401, Forbidden 403, NotFound 404, Conflict 409, RateLimited 429
+(with ``Retry-After``), Redis unavailable 503. Other components may add routes under ``/api``
+and get the same authentication (read the user with :func:`rtcc.registry.webutil.current_user`).
+
+The cleanup context builds the registry objects on the state Redis, starts a
+:class:`~rtcc.registry.cache.ConsentCache` (``app[CONSENT_CACHE]``, for the hub and the wall) and
+the background :class:`~rtcc.registry.service.RegistryService`, and stops both on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from rtcc.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    RtccError,
+)
+from rtcc.registry import api_admin, api_registry, api_requests
+from rtcc.registry.audit import AuditLog
+from rtcc.registry.cache import ConsentCache
+from rtcc.registry.evidence import EvidenceStore, LiveChannelClipSource
+from rtcc.registry.requests import RequestPolicy, Requests
+from rtcc.registry.service import RegistryService
+from rtcc.registry.store import Registry
+from rtcc.registry.users import Users
+from rtcc.registry.webutil import (
+    AUDIT,
+    CONSENT_CACHE,
+    EVIDENCE,
+    MAX_BODY,
+    REGISTRY,
+    REQUESTS,
+    TOKEN,
+    USER,
+    USERS,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_json,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC = frozenset({("POST", "/api/login")})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def setup(app: web.Application, *, service: bool = True) -> None:
+    """Register the registry API on ``app`` (after the Redis cleanup context)."""
+    app.middlewares.append(api_middleware)
+    app.router.add_routes(api_admin.routes)
+    app.router.add_routes(api_registry.routes)
+    app.router.add_routes(api_requests.routes)
+    app.cleanup_ctx.append(_registry_ctx if service else _registry_ctx_no_service)
+
+
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("missing credentials: send Authorization: Bearer <token>")
+    return token.strip()
+
+
+@web.middleware
+async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path != "/api" and not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise PayloadTooLarge(f"body larger than {MAX_BODY} bytes", None)
+        if (request.method, request.path) not in PUBLIC:
+            token = _bearer(request)
+            request[USER] = await request.app[USERS].authenticate(token)
+            request[TOKEN] = token
+        response = await handler(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+    except PayloadTooLarge as err:
+        return error_json(413, str(err), err.field)
+    except UnsupportedMediaType as err:
+        return error_json(415, str(err), err.field)
+    except InvalidInput as err:
+        return error_json(400, str(err), err.field)
+    except RateLimited as err:
+        return error_json(429, str(err), None, {"Retry-After": str(err.retry_after)})
+    except Forbidden as err:
+        return error_json(403, str(err))
+    except AuthError as err:
+        return error_json(401, str(err), None, {"WWW-Authenticate": 'Bearer realm="rtcc"'})
+    except NotFound as err:
+        return error_json(404, str(err))
+    except Conflict as err:
+        return error_json(409, str(err))
+    except RtccError as err:
+        log.error("%s %s: %s", request.method, request.path, err)
+        return error_json(500, str(err))
+    except RedisError as err:
+        log.error("%s %s: registry Redis unavailable: %s", request.method, request.path, err)
+        return error_json(503, "the registry is unavailable; try again")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_json(exc.status, exc.reason.lower() if exc.reason else "error", None,
+                          {k: v for k, v in exc.headers.items() if k == "Allow"})
+
+
+async def _build(app: web.Application) -> RegistryService:
+    # rtcc.app (floor 4) assembles this module; import its keys at run time, not at import.
+    from rtcc.app import LIVE_REDIS, SETTINGS, STATE_REDIS
+
+    settings, state = app[SETTINGS], app[STATE_REDIS]
+    tz = ZoneInfo(settings.registry_tz)
+    registry = Registry(state, tz=tz)
+    evidence = EvidenceStore(state, settings.data_dir / "evidence", settings.evidence_retention)
+    requests = Requests(state, registry, evidence, LiveChannelClipSource(app[LIVE_REDIS]),
+                        RequestPolicy.from_settings(settings))
+    app[REGISTRY] = registry
+    app[USERS] = Users(state)
+    app[AUDIT] = AuditLog(state)
+    app[EVIDENCE] = evidence
+    app[REQUESTS] = requests
+    return RegistryService(state, registry=registry, requests=requests, evidence=evidence,
+                           tz=tz)
+
+
+async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with _components(app, run_service=True):
+        yield
+
+
+async def _registry_ctx_no_service(app: web.Application) -> AsyncIterator[None]:
+    async with _components(app, run_service=False):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _components(app: web.Application, *, run_service: bool) -> AsyncIterator[None]:
+    service = await _build(app)
+    cache = ConsentCache(service.redis, tz=service.tz)
+    await cache.start()
+    app[CONSENT_CACHE] = cache
+    task = asyncio.create_task(service.run(), name="registry-service") if run_service else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await cache.close()
