@@ -11,13 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import shapely
+from shapely import STRtree
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from rtcc.world.geo import LocalProjection
+
+if TYPE_CHECKING:
+    from rtcc.world.index import WorldIndex
 
 TIERS = ("none", "registry", "request", "live")
 """CONTRACT consent tiers, from least to most shared."""
@@ -27,7 +32,14 @@ LENSES = ("fisheye", "rectilinear")
 ROLES = ("resident", "visitor", "delivery", "dog_walker", "passer_by")
 """CONTRACT subject roles in the ground-truth SEI."""
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+def _no_attributes() -> Mapping[str, Any]:
+    # A fresh plain dict: a shared MappingProxyType would be read-only but cannot be pickled
+    # (worlds go to worker processes), and Python 3.11 dataclasses refuse it as a plain default.
+    return {}
+
+
+ENTRANCE_TOLERANCE = 0.01
+"""Metres: an entrance this close to a view polygon is in view (it sits on the view's edge)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +50,7 @@ class Household:
     residents: int = 0
     consent: str = "none"
     """The household's consent seed (a tier); the registry is seeded from it."""
-    attributes: Mapping[str, Any] = _EMPTY
+    attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
     """Free extra properties of the feature (e.g. tract demographics), kept for breakdowns."""
 
 
@@ -47,6 +59,8 @@ class Building:
     id: str
     footprint: Polygon
     household: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
+    """Free extra properties (e.g. ``use: business``, OSM tags), kept for round trips."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +94,7 @@ class Camera:
     camera without a household, such as a city camera)."""
     mount_height: float = 1.2
     masks: tuple[Mask, ...] = ()
-    attributes: Mapping[str, Any] = _EMPTY
+    attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
 
     @property
     def xy(self) -> tuple[float, float]:
@@ -99,6 +113,8 @@ class Street:
     kind: str = "street"
     """``street`` or ``sidewalk`` (passers-by walk on sidewalks)."""
     name: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
+    """Free extra properties (e.g. ``width`` in metres), kept for round trips."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +124,74 @@ class World:
     buildings: tuple[Building, ...] = ()
     cameras: Mapping[str, Camera] = field(default_factory=dict)
     streets: tuple[Street, ...] = ()
-    properties: Mapping[str, Any] = _EMPTY
+    properties: Mapping[str, Any] = field(default_factory=_no_attributes)
     """The FeatureCollection's own ``properties`` (name, seed, generator...)."""
+    _index: WorldIndex | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle the data, not the cached index (rebuilt on first use in the other process).
+        return (World, (self.projection, dict(self.households), self.buildings,
+                        dict(self.cameras), self.streets, dict(self.properties)))
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    @property
+    def index(self) -> WorldIndex:
+        """Spatial indexes over this world, built on first use and then kept."""
+        if self._index is None:
+            from rtcc.world.index import WorldIndex
+
+            # The world is immutable, so the cache can never go stale.
+            object.__setattr__(self, "_index", WorldIndex(self))
+        assert self._index is not None
+        return self._index
+
+    @property
+    def building_tree(self) -> STRtree:
+        """STRtree of building footprints; its indices are positions in ``buildings``."""
+        return self.index.building_tree
+
+    def building(self, building_id: str) -> Building:
+        """The building with this id (KeyError if there is none)."""
+        return self.buildings[self.index.building_pos[building_id]]
+
+    def mount_building(self, camera: Camera | str) -> Building | None:
+        """The building a camera is mounted on, which does not occlude its view.
+
+        That is the building containing the camera point or nearest to it within 1 m, a building
+        of the camera's own household first; None for a camera standing free (a pole).
+        """
+        cam = self.cameras[camera] if isinstance(camera, str) else camera
+        i = self.index.mount_index(cam)
+        return None if i < 0 else self.buildings[i]
+
+    def household_of(self, camera: Camera | str) -> Household | None:
+        """The household owning a camera, or None (city cameras, businesses)."""
+        cam = self.cameras[camera] if isinstance(camera, str) else camera
+        return None if cam.household is None else self.households.get(cam.household)
+
+    def households_in_view(self, camera: Camera | str, polygon: BaseGeometry | None = None,
+                           min_area: float = 1.0) -> tuple[str, ...]:
+        """Households in view of a camera, per the ARCHITECTURE rule, in world order.
+
+        A household is in view when ``polygon`` (by default the camera's visibility polygon)
+        covers at least ``min_area`` m² of its parcel or contains its entrance. An entrance within
+        1 cm of the polygon counts as contained: entrances sit on facades, and a facade seen from
+        across the street is exactly where the visibility polygon ends. The camera's own
+        household is included when it qualifies.
+        """
+        cam = self.cameras[camera] if isinstance(camera, str) else camera
+        if polygon is None:
+            from rtcc.world.visibility import visibility_polygon
+
+            polygon = visibility_polygon(self, cam)
+        if polygon.is_empty:
+            return ()
+        idx = self.index
+        shapely.prepare(polygon)
+        hit = np.union1d(idx.parcels_covered(polygon, min_area),
+                         idx.entrances_within(polygon, ENTRANCE_TOLERANCE))
+        return tuple(idx.household_ids[i] for i in hit.tolist())
 
     def camera_consent(self, camera: Camera | str) -> str:
         """The effective consent seed of a camera per the world-file contract."""
