@@ -1,0 +1,183 @@
+"""``rtcc sim``: serve a world's simulated cameras over RTSP (and WHIP), with faults and metrics.
+
+Prints one ``CAMERA URL`` line per camera, then ``metrics URL``, on stdout; stops cleanly on
+Ctrl-C or SIGTERM (or after ``--duration``). Everything binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import textwrap
+from typing import Any
+
+from rtcc.config import Settings
+from rtcc.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _size(raw: str) -> tuple[int, int]:
+    w, x, h = raw.lower().partition("x")
+    if not x or not w.isdigit() or not h.isdigit():
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x360, got {raw!r}")
+    width, height = int(w), int(h)
+    if not (16 <= width <= 4096 and 16 <= height <= 4096) or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"{raw}: width and height must be even, 16..4096")
+    return width, height
+
+
+def _number(cast: Any, low: float, high: float, what: str) -> Any:
+    def parse(raw: str) -> Any:
+        try:
+            value = cast(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {raw!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} in {low:g}..{high:g}, got {raw}")
+        return value
+
+    return parse
+
+
+def _ids(raw: str) -> list[str]:
+    ids = [i.strip() for i in raw.split(",")]
+    if not all(ids):
+        raise argparse.ArgumentTypeError(f"expected comma-separated camera ids, got {raw!r}")
+    return ids
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from simulators import fault_spec  # light: no media or network imports
+
+    p = sub.add_parser(
+        "sim", parents=[common], help="serve simulated cameras (RTSP, WHIP) with ground truth",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve the cameras of a world as RTSP streams at\n"
+        "rtsp://127.0.0.1:PORT/cams/ID (TCP and UDP), every frame carrying its ground-truth\n"
+        "SEI; optionally push them to a WHIP endpoint too. Prints one 'CAMERA URL' line per\n"
+        "camera, then 'metrics URL', on stdout. Stops cleanly on Ctrl-C or SIGTERM.",
+        epilog="--faults SPEC:\n" + textwrap.indent(fault_spec.GRAMMAR, "  "))
+    p.add_argument("--world", metavar="FILE", help="world file (GeoJSON) [RTCC_WORLD]; "
+                   "default: the scenario's world")
+    p.add_argument("--scenario", metavar="FILE", help="scenario TOML: scene rates, clock, "
+                   "camera stream, [faults]")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--cameras", metavar="IDS", type=_ids, help="comma-separated camera ids")
+    which.add_argument("--count", metavar="N", type=_number(int, 1, 100_000, "a count"),
+                       help="the first N cameras by id (default: all)")
+    p.add_argument("--rtsp-port", metavar="P", type=_number(int, 0, 65535, "a port"),
+                   default=8554, help="RTSP port, 0 picks a free one (default 8554)")
+    p.add_argument("--metrics-port", metavar="P", type=_number(int, 0, 65535, "a port"),
+                   default=9710, help="Prometheus metrics port, 0 picks a free one "
+                   "(default 9710)")
+    p.add_argument("--size", metavar="WxH", type=_size, help="stream size (default: the "
+                   "scenario's, else 640x360)")
+    p.add_argument("--fps", metavar="N", type=_number(float, 0.5, 60, "a frame rate"),
+                   help="frames per second (default: the scenario's, else 10)")
+    p.add_argument("--replay", action="store_true", help="replay mode: pre-encode a few "
+                   "2-second loops and serve every camera from them (for 1,000+ cameras)")
+    p.add_argument("--templates", metavar="K", type=_number(int, 1, 64, "a count"), default=4,
+                   help="replay mode: loops to record, from the first K cameras (default 4)")
+    p.add_argument("--whip", metavar="URL", help="also push every camera to this WHIP "
+                   "endpoint; {camera} in the URL is replaced by the id, else /ID is appended")
+    p.add_argument("--whip-token", metavar="TOKEN", help="Bearer token for the WHIP endpoint")
+    p.add_argument("--auth", metavar="[CAM=]USER:PASS", action="append", default=[],
+                   help="require RTSP digest authentication for every camera, or for CAM "
+                   "(an id or pattern such as cam-00*); repeatable")
+    p.add_argument("--faults", metavar="SPEC", default="", help="faults to inject (see below)")
+    p.add_argument("--consent-url", metavar="URL", help="POST consent churn events as JSON "
+                   "to this URL (they are always logged and counted)")
+    p.add_argument("--seed", metavar="S", type=_number(int, 0, 2**63 - 1, "a seed"),
+                   help="seed of the scene and of random faults (default: the scenario's)")
+    p.add_argument("--time-scale", metavar="X", type=_number(float, 1e-3, 1e6, "a factor"),
+                   help="simulated seconds per wall second (default: the scenario's, else 1)")
+    p.add_argument("--session-timeout", metavar="S", type=_number(float, 1, 3600, "seconds"),
+                   default=60.0, help="RTSP session timeout (default 60)")
+    p.add_argument("--duration", metavar="S", type=_number(float, 0.1, 1e9, "seconds"),
+                   help="stop after this many seconds")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        loop_factory = None
+    else:
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_serve(args, settings))
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from rtcc.logs import redact_url
+    from rtcc.world.geojson import load_world
+    from simulators.fault_spec import parse_fault_table, parse_faults
+    from simulators.fleet import Fleet, FleetOptions
+    from simulators.fleet_setup import check_fault_targets, parse_auth, select_cameras, world_plans
+    from simulators.metrics import MetricsServer, fleet_registry
+    from simulators.scenario import Scenario, load_scenario
+    from simulators.scene import Scene
+
+    scenario = load_scenario(args.scenario) if args.scenario else Scenario(source="<defaults>")
+    # --world (which also fills settings.world), else RTCC_WORLD, else the scenario's world
+    world_path = settings.world or scenario.world
+    if world_path is None:
+        raise ConfigError("--world FILE is required (or RTCC_WORLD, or a --scenario with "
+                          "world = ...)")
+    world = load_world(world_path)
+    camera_ids = select_cameras(world, args.cameras, args.count)
+    faults = parse_fault_table(scenario.faults, scenario.source) if scenario.faults else []
+    faults += parse_faults(args.faults, first_index=len(faults) + 1)
+    check_fault_targets(faults, camera_ids)
+    credentials = parse_auth(args.auth, camera_ids)
+    width, height = args.size or (scenario.width, scenario.height)
+    fps = args.fps or scenario.fps
+    seed = args.seed if args.seed is not None else scenario.seed
+    time_scale = args.time_scale or scenario.time_scale
+    from simulators.clock import SimClock
+
+    clock = SimClock(time_scale, scenario.start)
+    scene = Scene(world, scenario.rates, seed=seed)
+    plans = world_plans(world, camera_ids, scene, clock, width=width, height=height, fps=fps,
+                        gop_seconds=scenario.gop_seconds, bitrate=scenario.bitrate,
+                        credentials=credentials)
+    options = FleetOptions(fps=fps, width=width, height=height, replay=args.replay,
+                           replay_templates=args.templates, rtsp_host=settings.host,
+                           rtsp_port=args.rtsp_port, session_timeout=args.session_timeout,
+                           seed=seed, whip_url=args.whip, whip_token=args.whip_token,
+                           consent_url=args.consent_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("starting %d camera(s)%s at %dx%d, %g fps", len(plans),
+             " in replay mode" if args.replay else "", width, height, fps)
+    try:
+        async with Fleet(plans, options, faults=faults) as fleet:
+            metrics = MetricsServer(fleet_registry(fleet), host=settings.host,
+                                    port=args.metrics_port)
+            await metrics.start()
+            try:
+                for cam_id in camera_ids:
+                    url = fleet.rtsp_url(cam_id)
+                    creds = credentials.get(cam_id)
+                    if creds is not None:
+                        url = redact_url(url.replace("rtsp://", f"rtsp://{creds.username}:x@",
+                                                     1))
+                    print(f"{cam_id} {url}")
+                print(f"metrics {metrics.url}", flush=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), args.duration)
+            finally:
+                await metrics.close()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print("rtcc sim: stopped", file=sys.stderr)
+    return 0
