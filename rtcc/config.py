@@ -81,6 +81,13 @@ def _redis_url(raw: str) -> str:
     return url
 
 
+def _clip_url(raw: str) -> str:
+    url = raw.strip()
+    if url and (not url.startswith(("http://", "https://")) or "{camera}" not in url):
+        raise ValueError("expected an http:// or https:// URL containing {camera}")
+    return url
+
+
 def _timezone(raw: str) -> str:
     name = raw.strip()
     try:
@@ -161,6 +168,13 @@ class Settings:
     request_max_area: float = _setting(
         _positive(_float), "largest footage-request area in square miles", default=0.5
     )
+    clip_store_url: str = _setting(
+        _clip_url, "cameras' local store for approved clips older than the live buffer, "
+        "{camera} = id (rtcc sim: http://127.0.0.1:9710/cams/{camera}/clip); empty: live only",
+        default="",
+    )
+    clip_store_token: str = _setting(str, "Bearer token of RTCC_CLIP_STORE_URL", secret=True,
+                                     default="")
 
     def __repr__(self) -> str:
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in self.describe().items())})"

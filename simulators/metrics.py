@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -112,11 +112,13 @@ def fleet_registry(fleet: Fleet) -> CollectorRegistry:
 
 
 class MetricsServer:
-    """``GET /metrics`` on 127.0.0.1 (aiohttp, on the fleet's loop)."""
+    """``GET /metrics`` on 127.0.0.1 (aiohttp, on the fleet's loop), plus any extra ``routes``
+    (``rtcc sim`` adds the cameras' local store, :mod:`simulators.clip_http`)."""
 
     def __init__(self, registry: CollectorRegistry, *, host: str = "127.0.0.1",
-                 port: int = DEFAULT_PORT) -> None:
+                 port: int = DEFAULT_PORT, routes: Sequence[web.RouteDef] = ()) -> None:
         self.registry = registry
+        self.routes = list(routes)
         self.host = host
         self.requested_port = port
         self._runner: web.AppRunner | None = None
@@ -133,6 +135,7 @@ class MetricsServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_routes(self.routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.requested_port)

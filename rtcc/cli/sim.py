@@ -1,7 +1,8 @@
 """``rtcc sim``: serve a world's simulated cameras over RTSP (and WHIP), with faults and metrics.
 
-Prints one ``CAMERA URL`` line per camera, then ``metrics URL``, on stdout; stops cleanly on
-Ctrl-C or SIGTERM (or after ``--duration``). Everything binds 127.0.0.1.
+Prints one ``CAMERA URL`` line per camera, then ``metrics URL``, then ``clips URL`` (the cameras'
+local store, ``{camera}`` to be replaced by an id: :mod:`simulators.clip_http`), on stdout; stops
+cleanly on Ctrl-C or SIGTERM (or after ``--duration``). Everything binds 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    default=60.0, help="RTSP session timeout (default 60)")
     p.add_argument("--duration", metavar="S", type=_number(float, 0.1, 1e9, "seconds"),
                    help="stop after this many seconds")
+    p.add_argument("--clip-token", metavar="TOKEN", help="Bearer token required by the "
+                   "cameras' local store (GET /cams/ID/clip on the metrics port)")
+    p.add_argument("--clip-retention", metavar="DAYS", type=_number(float, 1, 180, "days"),
+                   default=30.0, help="days the cameras' local store keeps recordings "
+                   "(default 30, as Ring's default)")
+    p.add_argument("--clip-fps", metavar="N", type=_number(float, 0.5, 10, "a frame rate"),
+                   default=2.0, help="frame rate of local recordings (default 2)")
     p.set_defaults(handler=run)
 
 
@@ -117,9 +125,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from rtcc.logs import redact_url
     from rtcc.world.geojson import load_world
+    from simulators.clip_http import PATH as CLIP_PATH
+    from simulators.clip_http import ClipEndpoint
     from simulators.fault_spec import parse_fault_table, parse_faults
     from simulators.fleet import Fleet, FleetOptions
     from simulators.fleet_setup import check_fault_targets, parse_auth, select_cameras, world_plans
+    from simulators.local_store import LocalStore, StorePolicy
     from simulators.metrics import MetricsServer, fleet_registry
     from simulators.scenario import Scenario, load_scenario
     from simulators.scene import Scene
@@ -147,6 +158,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     plans = world_plans(world, camera_ids, scene, clock, width=width, height=height, fps=fps,
                         gop_seconds=scenario.gop_seconds, bitrate=scenario.bitrate,
                         credentials=credentials)
+    store = LocalStore(world, scene, clock, camera_ids, width=width, height=height,
+                       policy=StorePolicy(retention=args.clip_retention * 86400.0,
+                                          fps=args.clip_fps))
+    clips = ClipEndpoint(store, token=args.clip_token)
     options = FleetOptions(fps=fps, width=width, height=height, replay=args.replay,
                            replay_templates=args.templates, rtsp_host=settings.host,
                            rtsp_port=args.rtsp_port, session_timeout=args.session_timeout,
@@ -161,7 +176,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with Fleet(plans, options, faults=faults) as fleet:
             metrics = MetricsServer(fleet_registry(fleet), host=settings.host,
-                                    port=args.metrics_port)
+                                    port=args.metrics_port, routes=clips.routes())
             await metrics.start()
             try:
                 for cam_id in camera_ids:
@@ -171,7 +186,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
                         url = redact_url(url.replace("rtsp://", f"rtsp://{creds.username}:x@",
                                                      1))
                     print(f"{cam_id} {url}")
-                print(f"metrics {metrics.url}", flush=True)
+                print(f"metrics {metrics.url}")
+                # After the metrics line: tools read camera lines up to it.
+                clip_url = f"http://{metrics.host}:{metrics.port}{CLIP_PATH}"
+                print(f"clips {clip_url}", flush=True)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), args.duration)
             finally:

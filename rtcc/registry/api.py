@@ -38,7 +38,8 @@ from rtcc.errors import (
 from rtcc.registry import api_admin, api_registry, api_requests
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
-from rtcc.registry.evidence import EvidenceStore, LiveChannelClipSource
+from rtcc.registry.clip_sources import build_clip_source
+from rtcc.registry.evidence import EvidenceStore
 from rtcc.registry.requests import RequestPolicy, Requests
 from rtcc.registry.service import RegistryService
 from rtcc.registry.store import Registry
@@ -132,7 +133,7 @@ async def _build(app: web.Application) -> RegistryService:
     tz = ZoneInfo(settings.registry_tz)
     registry = Registry(state, tz=tz)
     evidence = EvidenceStore(state, settings.data_dir / "evidence", settings.evidence_retention)
-    requests = Requests(state, registry, evidence, LiveChannelClipSource(app[LIVE_REDIS]),
+    requests = Requests(state, registry, evidence, build_clip_source(settings, app[LIVE_REDIS]),
                         RequestPolicy.from_settings(settings))
     app[REGISTRY] = registry
     app[USERS] = Users(state)
