@@ -11,9 +11,13 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aredis
 from aiohttp import web
 
+from rtcc import wall
 from rtcc.config import Settings
 from rtcc.connections import connect
+from rtcc.exposure import service as exposure
+from rtcc.ingest import hub
 from rtcc.redis_server import RedisUrls
+from rtcc.registry import api as registry_api
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS_URLS = web.AppKey("redis_urls", RedisUrls)
@@ -55,4 +59,8 @@ def create_app(settings: Settings, urls: RedisUrls) -> web.Application:
     app.cleanup_ctx.append(_redis_ctx)
     app.router.add_get("/healthz", _health)
     # Components register below, in data-flow order.
+    registry_api.setup(app)
+    hub.setup(app)
+    exposure.setup(app)
+    wall.setup(app)
     return app

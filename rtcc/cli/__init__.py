@@ -19,7 +19,8 @@ from rtcc.errors import ConfigError, RtccError, WorldError
 from rtcc.logs import setup_logging
 
 # Command groups in the order --help lists them.
-COMMAND_MODULES = ("demo", "serve", "world", "config")
+COMMAND_MODULES = ("demo", "serve", "world", "registry", "audit", "users", "sim", "exposure",
+                   "report", "config")
 
 EXIT_OK, EXIT_ERROR, EXIT_INPUT = 0, 1, 2
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import Any
 
 from rtcc.config import Settings
 
@@ -21,7 +22,59 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "RTCC_REDIS_URL is unset. Stops cleanly on Ctrl-C or SIGTERM.")
     p.add_argument("--host", metavar="ADDR", help="bind address [RTCC_HOST, default 127.0.0.1]")
     p.add_argument("--port", metavar="PORT", help="HTTP port, 0 picks a free one [RTCC_PORT]")
+    p.add_argument("--world", metavar="FILE",
+                   help="world file (GeoJSON) for the wall's map [RTCC_WORLD]")
+    hub = p.add_argument_group("ingest hub")
+    hub.add_argument("--sources", metavar="FILE",
+                     help="cameras from this TOML/JSON file: a list of {id, url | whip = true, "
+                     "token?, transport?}; default: the registry's cameras that have a source")
+    hub.add_argument("--rtsp-transport", choices=("tcp", "udp"),
+                     help="default RTSP transport for cameras that do not say (default tcp)")
+    hub.add_argument("--reconnect-rate", metavar="N", type=_positive_float,
+                     help="global reconnect budget: connection attempts per second (default 50)")
+    hub.add_argument("--reconnect-burst", metavar="N", type=_positive_float,
+                     help="global reconnect budget: attempts allowed at once (default 100)")
+    hub.add_argument("--silence-timeout", metavar="SECONDS", type=_positive_float,
+                     help="restart a camera that sent no RTP for this long (default 10)")
     p.set_defaults(handler=run)
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {raw!r}")
+    return value
+
+
+def hub_config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The hub's configuration from the flags (the sources file is read and checked now, so a
+    bad file fails before any server starts)."""
+    import dataclasses
+    from pathlib import Path
+
+    from rtcc.ingest.hub import HubConfig
+    from rtcc.ingest.sources import load_sources_file
+
+    config = HubConfig()
+    changes: dict[str, Any] = {}
+    if getattr(args, "sources", None):
+        load_sources_file(args.sources)  # raises ConfigError naming the file and camera
+        changes["sources_file"] = Path(args.sources)
+    if getattr(args, "reconnect_rate", None):
+        changes["reconnect_rate"] = args.reconnect_rate
+    if getattr(args, "reconnect_burst", None):
+        changes["reconnect_burst"] = max(1.0, args.reconnect_burst)
+    rtsp: dict[str, Any] = {}
+    if getattr(args, "rtsp_transport", None):
+        rtsp["transport"] = args.rtsp_transport
+    if getattr(args, "silence_timeout", None):
+        rtsp["silence_timeout"] = args.silence_timeout
+    if rtsp:
+        changes["rtsp"] = dataclasses.replace(config.rtsp, **rtsp)
+    return dataclasses.replace(config, **changes)
 
 
 def install_event_loop_policy() -> None:
@@ -33,13 +86,17 @@ def install_event_loop_policy() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def serve(settings: Settings, urls, ready: asyncio.Event | None = None) -> None:  # type: ignore[no-untyped-def]
+async def serve(settings: Settings, urls, ready: asyncio.Event | None = None,  # type: ignore[no-untyped-def]
+                hub_config=None) -> None:
     """Run the application until cancelled or until SIGINT/SIGTERM arrives."""
     from aiohttp import web
 
     from rtcc.app import create_app
+    from rtcc.ingest.hub import HUB_CONFIG
 
     app = create_app(settings, urls)
+    if hub_config is not None:
+        app[HUB_CONFIG] = hub_config
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
@@ -67,7 +124,8 @@ async def serve(settings: Settings, urls, ready: asyncio.Event | None = None) ->
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from rtcc.redis_server import redis_urls
 
+    hub_config = hub_config_from_args(args)
     install_event_loop_policy()
     with redis_urls(settings) as urls, contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, urls))
+        asyncio.run(serve(settings, urls, hub_config=hub_config))
     return 0

@@ -1,0 +1,476 @@
+"""Monitor-wall benchmark: glass-to-glass latency, decoded fps, drops and server CPU per stream.
+
+    python -m load_tests.bench_wall [--repeats 3] [--seconds 15] [--warmup 5] [--cameras 64]
+
+Runs a whole rtcc on loopback (:class:`load_tests.wall_stack.WallStack`: ``rtcc sim --replay``
+serving 64 cameras of 640x360 at 10 fps, ``rtcc serve`` with the hub pulling them over RTSP and
+the wall) and headless Chromium, inside a loopback-only network namespace (it re-executes itself
+under ``unshare -n`` when needed, because the WHEP scenario is WebRTC). Scenarios:
+
+* ``ws-16``: one tab, 4x4 layout (16 tiles) over the page's one WebSocket;
+* ``ws-64``: one tab, 8x8 layout (64 tiles);
+* ``ws-4x16``: four tabs of 16 tiles, each in a window of its own as on a wall of four monitors
+  (64 viewer-streams, four WebSockets);
+* ``whep-16``: one tab with 16 WHEP players (aiortc passthrough);
+* ``srv-ws-256`` and ``srv-whep-16``: the server's CPU per viewer-stream measured with headless
+  viewers in a separate process (4 WebSocket pages of 64 cameras; 16 aiortc WHEP players), where
+  the browser's own load cannot disturb it: the WebSocket-versus-WHEP comparison.
+
+Figures per scenario (medians over the repeats): glass-to-glass latency p50/p95/p99 (capture time
+from the frame header, i.e. the SEI capture time, to the frame drawn on the tile's canvas, same
+machine clock), decoded fps per tile (median and the lowest tile), dropped frames (sequence gaps
+= dropped by the wall for a slow page, plus frames the page skipped itself), and CPU: the wall
+server's (``rtcc serve``) CPU above its no-viewer baseline divided by the viewer-streams, the
+browser's and the simulators'. Everything binds 127.0.0.1. Writes results/bench_wall.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HZ = os.sysconf("SC_CLK_TCK")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- CPU accounting from /proc -------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / HZ
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return ""
+
+
+def _tree(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st is not None:
+                children.setdefault(st[0], []).append(int(entry))
+    out, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        out.add(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of named process groups between :meth:`start` and :meth:`stop`."""
+
+    groups: dict[str, Any]
+    """name -> callable returning the pids of that group now."""
+    _t0: float = 0.0
+    _start: dict[int, float] = field(default_factory=dict)
+    _groups: dict[str, set[int]] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self._groups = {name: set(fn()) for name, fn in self.groups.items()}
+        self._start = {pid: st[1] for pids in self._groups.values() for pid in pids
+                       if (st := _stat(pid)) is not None}
+        self._t0 = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        """Cores used by each group over the window (CPU seconds / wall seconds)."""
+        wall = time.monotonic() - self._t0
+        out = {}
+        for name, fn in self.groups.items():
+            pids = self._groups[name] | set(fn())
+            used = 0.0
+            for pid in pids:
+                st = _stat(pid)
+                if st is not None:
+                    used += st[1] - self._start.get(pid, 0.0)
+            out[name] = used / wall
+        return out
+
+
+# --- the benchmark -------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(q / 100 * (len(s) - 1))))
+    return s[k]
+
+
+# --- headless viewers in a process of their own (their CPU is not the server's) -----------------
+
+
+def _viewers_main(url: str, token: str, cams: list[str], mode: str, sessions: int,
+                  seconds: float, out: Any) -> None:
+    import asyncio
+
+    asyncio.run(_viewers(url, token, cams, mode, sessions, seconds, out))
+
+
+async def _viewers(url: str, token: str, cams: list[str], mode: str, sessions: int,
+                   seconds: float, out: Any) -> None:
+    import asyncio
+
+    import aiohttp
+
+    frames = 0
+    stop = asyncio.Event()
+
+    async def ws_page() -> None:
+        nonlocal frames
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{url}/wall/ws") as ws:
+            await ws.send_json({"op": "auth", "token": token})
+            for cam in cams:
+                await ws.send_json({"op": "sub", "cam": cam})
+            while not stop.is_set():
+                msg = await ws.receive()
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    frames += 1
+                elif msg.type not in (aiohttp.WSMsgType.TEXT,):
+                    return
+
+    async def whep_player(cam: str) -> None:
+        nonlocal frames
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver("video", direction="recvonly")
+        tracks: asyncio.Queue[Any] = asyncio.Queue()
+        pc.on("track", tracks.put_nowait)
+        await pc.setLocalDescription(await pc.createOffer())
+        async with aiohttp.ClientSession() as http:
+            r = await http.post(f"{url}/wall/whep/{cam}", data=pc.localDescription.sdp,
+                                headers={"Authorization": f"Bearer {token}",
+                                         "Content-Type": "application/sdp"})
+            assert r.status == 201, await r.text()
+            location = r.headers["Location"]
+            await pc.setRemoteDescription(RTCSessionDescription(await r.text(), "answer"))
+            track = await tracks.get()
+            while not stop.is_set():
+                await track.recv()
+                frames += 1
+            await http.delete(f"{url}{location}", headers={"Authorization": f"Bearer {token}"})
+        await pc.close()
+
+    from rtcc.ingest.ice import restrict_host_candidates
+
+    restrict_host_candidates()
+    if mode == "ws":
+        tasks = [asyncio.create_task(ws_page()) for _ in range(sessions)]
+    else:
+        tasks = [asyncio.create_task(whep_player(cams[i % len(cams)]))
+                 for i in range(sessions)]
+    out.put("ready")
+    await asyncio.sleep(seconds)
+    out.put(frames)
+    stop.set()
+    await asyncio.wait(tasks, timeout=5)
+
+
+def _server_scenario(stack: Any, token: str, mode: str, sessions: int, cams: list[str],
+                     args: argparse.Namespace, meter: CpuMeter, baseline: dict[str, float]
+                     ) -> dict[str, Any]:
+    import multiprocessing
+
+    mp = multiprocessing.get_context("spawn")
+    out = mp.Queue()
+    total = args.warmup + args.seconds
+    proc = mp.Process(target=_viewers_main,
+                      args=(stack.url, token, cams, mode, sessions, total, out))
+    proc.start()
+    assert out.get(timeout=60) == "ready"
+    time.sleep(args.warmup)
+    meter.start()
+    time.sleep(args.seconds)
+    cpu = meter.stop()
+    received = out.get(timeout=60)
+    proc.join(15)
+    time.sleep(2)
+    streams = sessions * len(cams) if mode == "ws" else sessions
+    return {
+        "streams": streams, "latency_ms": None,
+        "fps": {"median": received / total / streams, "min": received / total / streams},
+        "frames": {"expected": streams * args.fps * total, "received": received},
+        "cpu": cpu, "baseline": baseline,
+        "serve_ms_per_stream_s": 1000 * (cpu["serve"] - baseline["serve"]) / streams,
+    }
+
+
+WHEP_PAGE = """async ({cams, token}) => {
+  document.open(); document.write('<!doctype html><html><body></body></html>'); document.close();
+  const { whepPlay } = await import('/wall/static/js/whep.js');
+  document.body.style.background = '#000';
+  window.players = [];
+  for (const cam of cams) {
+    const v = document.createElement('video');
+    v.muted = true; v.autoplay = true; v.playsInline = true; v.width = 240; v.height = 135;
+    document.body.appendChild(v);
+    window.players.push({cam, video: v, session: await whepPlay(cam, token, v)});
+  }
+  return window.players.length;
+}"""
+
+WHEP_FRAMES = """() => window.players.map(p => {
+  const q = p.video.getVideoPlaybackQuality();
+  return [p.cam, q.totalVideoFrames, q.droppedVideoFrames];
+})"""
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from load_tests.wall_stack import CHROMIUM, CHROMIUM_ARGS, WallStack
+
+    me = os.getpid()
+    results: dict[str, list[dict[str, Any]]] = {}
+    with WallStack(cameras=args.cameras, replay=True, size=args.size, fps=args.fps) as stack:
+        assert stack.serve is not None and stack.sim is not None
+        serve_pid, sim_pid = stack.serve.pid, stack.sim.pid
+        token = stack.operator_token()
+
+        def browser_pids() -> list[int]:
+            return [p for p in _tree(me) if "chrom" in _cmdline(p)]
+
+        meter = CpuMeter({"serve": lambda: [serve_pid], "sim": lambda: _tree(sim_pid),
+                          "browser": browser_pids})
+        print(f"stack: {len(stack.live)} cameras {args.size} at {args.fps:g} fps, "
+              f"wall at {stack.url}", flush=True)
+        time.sleep(args.warmup)
+
+        def baseline() -> dict[str, float]:
+            """The server with no viewer (hub ingest only), measured just before a scenario
+            so that drift in the machine's load cancels out of the per-stream figure."""
+            meter.start()
+            time.sleep(args.seconds)
+            return meter.stop()
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=CHROMIUM_ARGS)
+
+            def window() -> Any:
+                """A browser window of its own (one per monitor of a real wall)."""
+                ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+                ctx.add_init_script(f"sessionStorage.setItem('rtcc.token', '{token}');"
+                                    f"sessionStorage.setItem('rtcc.user', '{stack.operator}');")
+                return ctx
+
+            scenarios = [("ws-16", 1, 4), ("ws-64", 1, 8), ("ws-4x16", 4, 4)]
+            for rep in range(args.repeats):
+                for name, tabs, grid in scenarios:
+                    r = _ws_scenario(window, stack.url, tabs, grid, args, meter, baseline())
+                    results.setdefault(name, []).append(r)
+                    _print_run(name, rep, r)
+                ctx = window()
+                r = _whep_scenario(ctx, stack, token, 16, args, meter, baseline())
+                ctx.close()
+                results.setdefault("whep-16", []).append(r)
+                _print_run("whep-16", rep, r)
+            browser.close()
+        # The server's cost per viewer-stream, with headless viewers in another process:
+        # many WebSocket streams (4 pages x 64 cameras) against 16 WHEP sessions.
+        for rep in range(args.repeats):
+            for name, mode, sessions, cams in (("srv-ws-256", "ws", 4, stack.live),
+                                               ("srv-whep-16", "whep", 16, stack.live)):
+                r = _server_scenario(stack, token, mode, sessions, cams, args, meter,
+                                     baseline())
+                results.setdefault(name, []).append(r)
+                _print_run(name, rep, r)
+    summary = {name: _median_of(runs) for name, runs in results.items()}
+    return {"cameras": args.cameras, "size": args.size, "fps": args.fps,
+            "seconds": args.seconds, "repeats": args.repeats, "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(), "runs": results, "median": summary}
+
+
+def _ws_scenario(window: Any, url: str, tabs: int, grid: int, args: argparse.Namespace,
+                 meter: CpuMeter, baseline: dict[str, float]) -> dict[str, Any]:
+    pages = []
+    contexts = []
+    for tab in range(tabs):
+        contexts.append(window())
+        page = contexts[-1].new_page()
+        page.goto(f"{url}/wall/?grid={grid}&page={tab}")
+        page.wait_for_function("window.wall && window.wall.ready", timeout=20000)
+        pages.append(page)
+    time.sleep(args.warmup)
+    before = {}
+    for page in pages:
+        page.evaluate("window.wall.takeLatencies()")
+        for t in page.evaluate("window.wall.tileStats()"):
+            before[t["cam"]] = t
+    meter.start()
+    time.sleep(args.seconds)
+    cpu = meter.stop()
+    lat: list[float] = []
+    after = {}
+    for page in pages:
+        for values in page.evaluate("window.wall.takeLatencies()").values():
+            lat.extend(values)
+        for t in page.evaluate("window.wall.tileStats()"):
+            after[t["cam"]] = t
+    for ctx in contexts:
+        ctx.close()
+    time.sleep(2)
+    streams = len(after)
+    fps = [(after[c]["drawn"] - before.get(c, {"drawn": 0})["drawn"]) / args.seconds
+           for c in after]
+    received = sum(after[c]["received"] - before.get(c, {"received": 0})["received"]
+                   for c in after)
+    gaps = sum(after[c]["gaps"] - before.get(c, {"gaps": 0})["gaps"] for c in after)
+    skipped = sum(after[c]["skipped"] - before.get(c, {"skipped": 0})["skipped"] for c in after)
+    expected = streams * args.fps * args.seconds
+    return {
+        "streams": streams,
+        "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95),
+                       "p99": percentile(lat, 99), "samples": len(lat)},
+        "fps": {"median": statistics.median(fps) if fps else 0.0, "min": min(fps, default=0)},
+        "frames": {"expected": expected, "received": received, "server_dropped": gaps,
+                   "page_skipped": skipped},
+        "cpu": cpu,
+        "baseline": baseline,
+        "serve_ms_per_stream_s": 1000 * (cpu["serve"] - baseline["serve"]) / max(1, streams),
+    }
+
+
+def _whep_scenario(ctx: Any, stack: Any, token: str, n: int, args: argparse.Namespace,
+                   meter: CpuMeter, baseline: dict[str, float]) -> dict[str, Any]:
+    page = ctx.new_page()
+    page.goto(f"{stack.url}/wall/static/wall.css")  # any same-origin page can import modules
+    cams = stack.live[:n]
+    assert page.evaluate(WHEP_PAGE, {"cams": cams, "token": token}) == n
+    time.sleep(args.warmup)
+    before = {c: (f, d) for c, f, d in page.evaluate(WHEP_FRAMES)}
+    meter.start()
+    time.sleep(args.seconds)
+    cpu = meter.stop()
+    after = {c: (f, d) for c, f, d in page.evaluate(WHEP_FRAMES)}
+    page.evaluate("Promise.all(window.players.map(p => p.session.close()))")
+    page.close()
+    time.sleep(2)
+    fps = [(after[c][0] - before[c][0]) / args.seconds for c in cams]
+    dropped = sum(after[c][1] - before[c][1] for c in cams)
+    return {
+        "streams": n,
+        "latency_ms": None,
+        "fps": {"median": statistics.median(fps), "min": min(fps)},
+        "frames": {"expected": n * args.fps * args.seconds, "decoded": sum(
+            after[c][0] - before[c][0] for c in cams), "page_dropped": dropped},
+        "cpu": cpu,
+        "baseline": baseline,
+        "serve_ms_per_stream_s": 1000 * (cpu["serve"] - baseline["serve"]) / n,
+    }
+
+
+def _print_run(name: str, rep: int, r: dict[str, Any]) -> None:
+    lat = r["latency_ms"]
+    lat_txt = "latency n/a (WebRTC)" if lat is None else \
+        f"g2g p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms"
+    f = r["frames"]
+    drops = f.get("server_dropped", 0) + f.get("page_skipped", 0) + f.get("page_dropped", 0)
+    print(f"  {name:8} run {rep + 1}: {r['streams']} streams, {lat_txt}, fps median "
+          f"{r['fps']['median']:.1f} min {r['fps']['min']:.1f}, dropped {drops}, serve "
+          f"{r['cpu']['serve']:.2f} cores (idle {r['baseline']['serve']:.2f}; "
+          f"{r['serve_ms_per_stream_s']:.2f} ms/s per stream), browser "
+          f"{r['cpu']['browser']:.2f}, sim {r['cpu']['sim']:.2f}, load {os.getloadavg()[0]:.1f}",
+          flush=True)
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def med(path: list[str]) -> float | None:
+        values = []
+        for r in runs:
+            v: Any = r
+            for k in path:
+                v = v.get(k) if isinstance(v, dict) else None
+            if isinstance(v, (int, float)):
+                values.append(float(v))
+        return statistics.median(values) if values else None
+
+    return {
+        "streams": runs[0]["streams"],
+        "p50_ms": med(["latency_ms", "p50"]), "p95_ms": med(["latency_ms", "p95"]),
+        "p99_ms": med(["latency_ms", "p99"]),
+        "fps_median": med(["fps", "median"]), "fps_min": med(["fps", "min"]),
+        "server_dropped": med(["frames", "server_dropped"]),
+        "page_skipped": med(["frames", "page_skipped"]),
+        "page_dropped": med(["frames", "page_dropped"]),
+        "serve_cores": med(["cpu", "serve"]), "browser_cores": med(["cpu", "browser"]),
+        "sim_cores": med(["cpu", "sim"]),
+        "serve_ms_per_stream_s": med(["serve_ms_per_stream_s"]),
+    }
+
+
+def _report(doc: dict[str, Any]) -> None:
+    m = doc["median"]
+    print(f"\nmedians over {doc['repeats']} runs of {doc['seconds']:g} s "
+          f"({doc['cameras']} cameras {doc['size']} at {doc['fps']:g} fps, {doc['cpus']} CPUs, "
+          f"load average at the end {doc['load_average'][0]:.1f}):")
+    print(f"{'scenario':9} {'streams':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'fps med':>7} "
+          f"{'fps min':>7} {'dropped':>8} {'serve':>6} {'ms/s/stream':>11} {'browser':>7} "
+          f"{'sim':>5}")
+    for name, s in m.items():
+        def fmt(v: float | None, spec: str = ".0f") -> str:
+            return "n/a" if v is None else format(v, spec)
+        drops = sum(v for v in (s["server_dropped"], s["page_skipped"], s["page_dropped"])
+                    if v is not None)
+        print(f"{name:9} {s['streams']:>7} {fmt(s['p50_ms']):>6} {fmt(s['p95_ms']):>6} "
+              f"{fmt(s['p99_ms']):>6} {fmt(s['fps_median'], '.1f'):>7} "
+              f"{fmt(s['fps_min'], '.1f'):>7} {drops:>8.0f} {fmt(s['serve_cores'], '.2f'):>6} "
+              f"{fmt(s['serve_ms_per_stream_s'], '.2f'):>11} "
+              f"{fmt(s['browser_cores'], '.2f'):>7} {fmt(s['sim_cores'], '.2f'):>5}")
+    ws, whep = m.get("srv-ws-256"), m.get("srv-whep-16")
+    if ws and whep and ws["serve_ms_per_stream_s"] and whep["serve_ms_per_stream_s"]:
+        print(f"\nwall-server CPU per viewer-stream: WebSocket {ws['serve_ms_per_stream_s']:.2f}"
+              f" ms/s, WHEP {whep['serve_ms_per_stream_s']:.2f} ms/s: WHEP costs "
+              f"{whep['serve_ms_per_stream_s'] / ws['serve_ms_per_stream_s']:.0f}x more")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from load_tests.wall_stack import in_loopback_netns, netns_command
+
+    parser = argparse.ArgumentParser(prog="python -m load_tests.bench_wall",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=15.0, help="measurement window")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--cameras", type=int, default=64)
+    parser.add_argument("--size", default="640x360")
+    parser.add_argument("--fps", type=float, default=10.0)
+    parser.add_argument("-o", "--output", default=str(ROOT / "results" / "bench_wall.json"))
+    args = parser.parse_args(argv)
+    if not in_loopback_netns():
+        cmd = netns_command([sys.executable, "-m", "load_tests.bench_wall",
+                             *(sys.argv[1:] if argv is None else argv)])
+        os.execvp(cmd[0], cmd)
+    doc = run(args)
+    _report(doc)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

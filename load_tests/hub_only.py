@@ -1,0 +1,80 @@
+"""The ingest hub alone in one process, for load_tests.bench_hub:
+
+    python -m load_tests.hub_only --sources FILE [--port 0] [--reconnect-rate 1000]
+
+``rtcc serve`` also runs the registry API and service, the wall and the live exposure analyzer
+(which reads every delivered frame's metadata back from Redis); this process runs only what the
+hub needs (the Redis connections, a consent cache, :func:`rtcc.ingest.hub.setup`, /metrics), so
+its CPU is the hub's. Settings come from the ``RTCC_*`` environment as for ``rtcc serve``. Prints
+``hub-only: listening on http://127.0.0.1:PORT/`` and runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from rtcc.app import LIVE_REDIS, REDIS_URLS, SETTINGS, STATE_REDIS
+from rtcc.cli.serve import install_event_loop_policy
+from rtcc.config import Settings
+from rtcc.connections import connect
+from rtcc.ingest import hub
+from rtcc.redis_server import RedisUrls, redis_urls
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    urls = app[REDIS_URLS]
+    app[STATE_REDIS] = state = await connect(urls.state, name="hub-only")
+    app[LIVE_REDIS] = live = await connect(urls.live, name="hub-only-live") \
+        if urls.live != urls.state else state
+    yield
+    if live is not state:
+        await live.aclose()
+    await state.aclose()
+
+
+async def run(settings: Settings, urls: RedisUrls, config: hub.HubConfig, port: int) -> None:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[REDIS_URLS] = urls
+    app.cleanup_ctx.append(_redis)
+    hub.setup(app, config)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        print(f"hub-only: listening on http://127.0.0.1:{runner.addresses[0][1]}/", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sources", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--reconnect-rate", type=float, default=1000.0)
+    args = parser.parse_args()
+    settings = Settings.load()
+    config = dataclasses.replace(hub.HubConfig(), sources_file=args.sources,
+                                 reconnect_rate=args.reconnect_rate,
+                                 reconnect_burst=args.reconnect_rate)
+    install_event_loop_policy()
+    with redis_urls(settings) as urls:
+        asyncio.run(run(settings, urls, config, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""The live-channel schema in Redis (docs/channels.md): writing and reading frames, fast-start GOPs,
+camera states and the frame-metadata stream.
+
+The hub writes through :class:`ChannelWriter`, which only *queues* commands on a pipeline the caller
+executes (the hub batches many cameras into one round trip). The wall and the analyzer read with
+the ``read_*``/``xread_*`` coroutines. Field values are bytes on the wire; readers decode them into
+the slotted values below so nobody else parses stream fields by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.exceptions import ResponseError
+
+from rtcc import keys
+
+Command = tuple[Any, ...] | list[bytes]
+"""One Redis command: a tuple of its arguments (bytes, str or numbers), or a list of byte
+strings that together are the command already RESP-encoded."""
+
+#: Entries kept in ``rtcc:meta:frames`` and ``rtcc:cameras:events`` (approximate trimming).
+META_MAXLEN = 100_000
+EVENTS_MAXLEN = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One delivered access unit and its metadata, as stored in ``rtcc:{cam}:video``."""
+
+    cam: str
+    seq: int
+    t: int
+    """Capture time, unix microseconds."""
+    ta: int
+    """Hub arrival time, unix microseconds."""
+    key: bool
+    au: bytes
+    """Annex-B access unit (4-byte start codes, SPS/PPS before every IDR)."""
+    meta: bytes = b""
+    """The ground-truth JSON from the SEI, or empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A frame with its stream entry id (``<ms>-<n>``)."""
+
+    id: str
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMeta:
+    """One entry of ``rtcc:meta:frames``: a delivered frame without its video bytes."""
+
+    id: str
+    cam: str
+    seq: int
+    t: int
+    ta: int
+    key: bool
+    meta: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CameraState:
+    """The ``rtcc:{cam}:state`` hash."""
+
+    cam: str
+    state: str
+    reason: str = ""
+    since: float = 0.0
+    source: str = ""
+    """Source URL with credentials redacted (or ``whip``)."""
+    reconnects: int = 0
+    frames: int = 0
+
+
+def _s(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _frame(cam: str, fields: Mapping[bytes, bytes]) -> Frame:
+    return Frame(
+        cam=cam,
+        seq=int(fields.get(b"seq", b"0")),
+        t=int(fields.get(b"t", b"0")),
+        ta=int(fields.get(b"ta", b"0")),
+        key=fields.get(b"key") == b"1",
+        au=fields.get(b"au", b""),
+        meta=fields.get(b"meta", b""),
+    )
+
+
+class ChannelWriter:
+    """Builds the schema's write commands (tuples of RESP arguments) for a batch.
+
+    The caller appends them to one list per batch and sends it as one pipeline (the hub uses
+    :class:`rtcc.ingest.resp.RespConnection`; ``redis-py`` users can replay the tuples with
+    ``pipe.execute_command(*cmd)``). ``live_window`` seconds of video are kept per camera: every
+    XADD trims with ``MINID ~ now - window`` so nothing older survives (approximately: Redis trims
+    whole radix-tree nodes, so a few extra entries may linger until the next write).
+    """
+
+    def __init__(self, live_window: float = 10.0, meta_maxlen: int = META_MAXLEN,
+                 events_maxlen: int = EVENTS_MAXLEN) -> None:
+        self.window_ms = int(live_window * 1000)
+        self.meta_maxlen = meta_maxlen
+        self.events_maxlen = events_maxlen
+        self._prefixes: dict[str, tuple[bytes, bytes]] = {}
+        self._minid_ms = -1
+        self._minid = b""
+
+    def add_frame(self, cmds: list[Command], frame: Frame, now_ms: int) -> None:
+        """XADD the frame to its channel and its metadata to ``rtcc:meta:frames``.
+
+        The reply of the first command is the new entry id (for :meth:`set_gop`). Both commands
+        are emitted already RESP-encoded (a list of byte strings, see
+        :func:`rtcc.ingest.resp.pack`): this runs for every frame of every camera, and the
+        constant parts of each command are encoded once per camera.
+        """
+        prefixes = self._prefixes.get(frame.cam)
+        if prefixes is None:
+            prefixes = self._prefixes[frame.cam] = self._encode_prefixes(frame.cam)
+        video, meta_head = prefixes
+        if now_ms != self._minid_ms:
+            minid = b"%d" % (now_ms - self.window_ms)
+            self._minid_ms, self._minid = now_ms, b"$%d\r\n%s\r\n$1\r\n*\r\n" % (len(minid), minid)
+        seq, t, ta = b"%d" % frame.seq, b"%d" % frame.t, b"%d" % frame.ta
+        fields = (b"$3\r\nseq\r\n$%d\r\n%s\r\n$1\r\nt\r\n$%d\r\n%s\r\n$2\r\nta\r\n$%d\r\n%s\r\n"
+                  b"$3\r\nkey\r\n$1\r\n%s\r\n$4\r\nmeta\r\n$%d\r\n"
+                  % (len(seq), seq, len(t), t, len(ta), ta, b"1" if frame.key else b"0",
+                     len(frame.meta)))
+        au = frame.au
+        cmds.append([video, self._minid, b"$2\r\nau\r\n$%d\r\n" % len(au), au, b"\r\n",
+                     fields, frame.meta, b"\r\n"])
+        cmds.append([meta_head, fields, frame.meta, b"\r\n"])
+
+    def _encode_prefixes(self, cam: str) -> tuple[bytes, bytes]:
+        def bulk(value: bytes) -> bytes:
+            return b"$%d\r\n%s\r\n" % (len(value), value)
+
+        video = b"*18\r\n" + bulk(b"XADD") + bulk(keys.video(cam).encode()) + bulk(b"MINID") + \
+            bulk(b"~")
+        meta = b"*18\r\n" + bulk(b"XADD") + bulk(keys.FRAME_META.encode()) + bulk(b"MAXLEN") + \
+            bulk(b"~") + bulk(b"%d" % self.meta_maxlen) + bulk(b"*") + bulk(b"cam") + \
+            bulk(cam.encode())
+        return video, meta
+
+    def set_gop(self, cmds: list[Command], cam: str, entry_id: bytes | str) -> None:
+        """Point the camera's fast-start key at its newest keyframe entry.
+
+        It expires with the live window so a stopped camera leaves nothing behind."""
+        cmds.append(("SET", keys.gop(cam), entry_id, "PX", self.window_ms))
+
+    def set_state(self, cmds: list[Command], state: CameraState) -> None:
+        """Write the state hash and keep ``rtcc:cameras:live`` in step with it."""
+        cmds.append(("HSET", keys.camera_state(state.cam), "state", state.state,
+                     "reason", state.reason, "since", f"{state.since:.3f}",
+                     "source", state.source, "reconnects", state.reconnects,
+                     "frames", state.frames))
+        cmds.append(("SADD" if state.state == "live" else "SREM", keys.LIVE_CAMERAS, state.cam))
+
+    def add_event(self, cmds: list[Command], state: CameraState) -> None:
+        """Append a state change to ``rtcc:cameras:events`` (capped)."""
+        cmds.append(("XADD", keys.CAMERA_EVENTS, "MAXLEN", "~", self.events_maxlen, "*",
+                     "cam", state.cam, "state", state.state, "reason", state.reason,
+                     "t", f"{state.since:.3f}"))
+
+    def clear_channel(self, cmds: list[Command], cam: str) -> None:
+        """Remove a camera's video and fast-start key (consent revoked: nothing stays readable)."""
+        cmds.append(("DEL", keys.video(cam), keys.gop(cam)))
+        cmds.append(("SREM", keys.LIVE_CAMERAS, cam))
+
+    def forget_camera(self, cmds: list[Command], cam: str) -> None:
+        """A camera left the hub: drop its channel and state."""
+        self.clear_channel(cmds, cam)
+        cmds.append(("DEL", keys.camera_state(cam)))
+
+
+# --- readers (wall, analyzer, tests) -----------------------------------------------------------
+
+
+async def read_gop(redis: aredis.Redis, cam: str) -> list[Entry]:
+    """The frames from the newest keyframe on: what a new viewer needs to start decoding."""
+    gop = await redis.get(keys.gop(cam))
+    if gop is None:
+        return []
+    rows: Any = await redis.xrange(keys.video(cam), min=gop, max="+")
+    return [Entry(_s(entry_id), _frame(cam, fields)) for entry_id, fields in rows]
+
+
+async def read_latest(redis: aredis.Redis, cam: str, count: int = 1) -> list[Entry]:
+    """The newest ``count`` frames of a channel, newest first (``XREVRANGE``)."""
+    rows: Any = await redis.xrevrange(keys.video(cam), count=count)
+    return [Entry(_s(entry_id), _frame(cam, fields)) for entry_id, fields in rows]
+
+
+async def read_range(redis: aredis.Redis, cam: str, start: str = "-", end: str = "+",
+                     count: int | None = None) -> list[Entry]:
+    rows: Any = await redis.xrange(keys.video(cam), min=start, max=end, count=count)
+    return [Entry(_s(entry_id), _frame(cam, fields)) for entry_id, fields in rows]
+
+
+async def xread_frames(redis: aredis.Redis, after: Mapping[str, str], *,
+                       count: int | None = None, block_ms: int | None = None) -> list[Entry]:
+    """Frames newer than ``after[cam]`` (an entry id, or ``$`` for "from now") for each camera.
+
+    With ``block_ms`` it waits up to that long for at least one frame (``XREAD BLOCK``).
+    """
+    if not after:
+        return []
+    streams: Any = {keys.video(cam): last for cam, last in after.items()}
+    by_key = {keys.video(cam): cam for cam in after}
+    reply: Any = await redis.xread(streams, count=count, block=block_ms)
+    out: list[Entry] = []
+    if not reply:
+        return out
+    for stream_key, rows in reply:  # RESP2 shape: [[key, [(id, fields), ...]], ...]
+        cam = by_key[_s(stream_key)]
+        out.extend(Entry(_s(entry_id), _frame(cam, fields)) for entry_id, fields in rows)
+    return out
+
+
+async def read_state(redis: aredis.Redis, cam: str) -> CameraState | None:
+    raw = await redis.hgetall(keys.camera_state(cam))
+    if not raw:
+        return None
+    f = {_s(k): _s(v) for k, v in raw.items()}
+    return CameraState(
+        cam=cam, state=f.get("state", ""), reason=f.get("reason", ""),
+        since=float(f.get("since") or 0), source=f.get("source", ""),
+        reconnects=int(f.get("reconnects") or 0), frames=int(f.get("frames") or 0),
+    )
+
+
+async def live_cameras(redis: aredis.Redis) -> set[str]:
+    return {_s(m) for m in await redis.smembers(keys.LIVE_CAMERAS)}
+
+
+async def read_events(redis: aredis.Redis, count: int = 100) -> list[dict[str, str]]:
+    """The newest camera state events, newest first."""
+    rows: Any = await redis.xrevrange(keys.CAMERA_EVENTS, count=count)
+    return [{"id": _s(i), **{_s(k): _s(v) for k, v in f.items()}} for i, f in rows]
+
+
+def _meta(entry_id: bytes | str, fields: Mapping[bytes, bytes]) -> FrameMeta:
+    return FrameMeta(
+        id=_s(entry_id), cam=_s(fields.get(b"cam")), seq=int(fields.get(b"seq", b"0")),
+        t=int(fields.get(b"t", b"0")), ta=int(fields.get(b"ta", b"0")),
+        key=fields.get(b"key") == b"1", meta=fields.get(b"meta", b""),
+    )
+
+
+async def ensure_meta_group(redis: aredis.Redis, group: str = keys.FRAME_META_GROUP,
+                            start: str = "0") -> None:
+    """Create the analyzer's consumer group on ``rtcc:meta:frames`` if it does not exist."""
+    try:
+        await redis.xgroup_create(keys.FRAME_META, group, id=start, mkstream=True)
+    except ResponseError as err:
+        if "BUSYGROUP" not in str(err):
+            raise
+
+
+async def read_meta_group(redis: aredis.Redis, consumer: str, *,
+                          group: str = keys.FRAME_META_GROUP, count: int = 1000,
+                          block_ms: int | None = None) -> list[FrameMeta]:
+    """New frame metadata for this consumer of the group (ack with :func:`ack_meta`)."""
+    reply: Any = await redis.xreadgroup(group, consumer, {keys.FRAME_META: ">"}, count=count,
+                                   block=block_ms)
+    out: list[FrameMeta] = []
+    for _key, rows in reply or []:
+        out.extend(_meta(i, f) for i, f in rows if f)
+    return out
+
+
+async def ack_meta(redis: aredis.Redis, ids: Iterable[str],
+                   group: str = keys.FRAME_META_GROUP) -> int:
+    id_list = list(ids)
+    if not id_list:
+        return 0
+    return int(await redis.xack(keys.FRAME_META, group, *id_list))
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,329 @@
+"""The ingest hub assembled: sources -> supervised workers -> consent gate -> writer -> Redis.
+
+:class:`Hub` owns one :class:`~rtcc.ingest.writer.FrameWriter` (the only writer into the live
+Redis), one :class:`~rtcc.ingest.gate.ConsentGate` over the registry's consent cache, one
+:class:`~rtcc.ingest.supervisor.Supervisor` with a worker per camera (RTSP pull or WHIP push), and
+the WHIP endpoint. Everything runs on one event loop (uvloop under ``rtcc serve``).
+
+:func:`setup` registers the hub with the ``rtcc serve`` application: a cleanup context that starts
+the consent cache and the hub (cameras from ``HubConfig.sources_file``, else from the registry,
+re-read every ``registry_resync`` seconds), ``GET /api/hub/cameras`` (worker states),
+the WHIP routes and ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aredis
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from rtcc import metrics as metrics_mod
+from rtcc.channels import ChannelWriter
+from rtcc.ingest.gate import ConsentGate, ConsentLookup
+from rtcc.ingest.ice import restrict_host_candidates
+from rtcc.ingest.rtsp_client import RtspClient, RtspConfig
+from rtcc.ingest.sink import FrameSink
+from rtcc.ingest.sources import Source, load_registry_sources, load_sources_file
+from rtcc.ingest.supervisor import (
+    CameraWorker,
+    PullWorker,
+    ReconnectBudget,
+    RetryPolicy,
+    Supervisor,
+    cancel_and_wait,
+)
+from rtcc.ingest.whip_endpoint import WhipEndpoint, WhipWorker
+from rtcc.ingest.writer import FrameWriter, WriterConfig
+from rtcc.metrics import HubMetrics
+from rtcc.registry.webutil import CONSENT_CACHE, USER
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    sources_file: Path | None = None
+    """Cameras from this TOML/JSON file; None: cameras of the registry that have a source."""
+    rtsp: RtspConfig = field(default_factory=RtspConfig)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    reconnect_rate: float = 50.0
+    """Connection attempts per second over all cameras (the global reconnect budget)."""
+    reconnect_burst: float = 100.0
+    writer: WriterConfig = field(default_factory=WriterConfig)
+    ice_hosts: tuple[str, ...] = ("127.0.0.1",)
+    state_refresh: float = 5.0
+    """Seconds between rewrites of the ``frames`` count in each camera's state hash."""
+    registry_resync: float = 10.0
+    """Seconds between re-reads of the registry's camera sources (registry mode only)."""
+    gc_tuning: bool = True
+    """In ``rtcc serve``: freeze the start-up heap and collect young objects less often.
+
+    The per-frame objects are acyclic (reference counting frees them), yet with 1,000 cameras
+    the cyclic collector's full passes took 120 ms (loop stalls, the p99 latency) and ~15 % of
+    the CPU (docs/benchmarks.md, "Ingest hub")."""
+
+
+HUB_CONFIG = web.AppKey("hub_config", HubConfig)
+GC_THRESHOLD = 50_000
+"""Allocations between young-generation collections with ``gc_tuning`` (Python's default: 700)."""
+
+
+class Hub:
+    """See module docstring. Use as ``async with Hub(...) as hub:``."""
+
+    def __init__(self, live: aredis.Redis, consent: ConsentLookup, metrics: HubMetrics,
+                 config: HubConfig | None = None, live_window: float = 10.0) -> None:
+        self.config = config or HubConfig()
+        self.metrics = metrics
+        self.channels = ChannelWriter(live_window)
+        self.writer = FrameWriter(live, self.channels, metrics, self.config.writer)
+        self.gate = ConsentGate(consent, metrics)
+        self.budget = ReconnectBudget(self.config.reconnect_rate, self.config.reconnect_burst)
+        self.supervisor = Supervisor()
+        self.whip = WhipEndpoint(self.supervisor.workers.get)
+        self.gate.add_listener(self._on_gate)
+        self.writer.on_reconnect.append(self._on_redis_back)
+        self._stack: contextlib.AsyncExitStack | None = None
+        restrict_host_candidates(self.config.ice_hosts)
+
+    # --- cameras ------------------------------------------------------------------------------
+
+    @property
+    def workers(self) -> dict[str, CameraWorker]:
+        return self.supervisor.workers
+
+    def make_worker(self, source: Source) -> CameraWorker:
+        sink = FrameSink(source.id, self.gate, self.writer, self.metrics)
+        if source.whip:
+            return WhipWorker(source, sink, self.writer, self.metrics, self.gate)
+        assert source.url is not None
+        rtsp = dataclasses.replace(self.config.rtsp, transport=source.transport)
+        return PullWorker(source, sink, self.writer, self.metrics, self.gate,
+                          RtspClient(source.url, rtsp), self.config.retry, self.budget)
+
+    def add_source(self, source: Source) -> CameraWorker:
+        worker = self.make_worker(source)
+        self.gate.track(source.id)
+        self.supervisor.add(worker)
+        return worker
+
+    async def remove_source(self, cam: str) -> None:
+        worker = self.supervisor.workers.get(cam)
+        if isinstance(worker, WhipWorker) and worker.session is not None:
+            await self.whip.close_session(worker.session, "camera removed")
+        await self.supervisor.remove(cam)
+        self.gate.untrack(cam)
+        self.writer.forget(cam)
+        self.metrics.forget(cam)
+
+    async def sync_sources(self, sources: list[Source]) -> None:
+        """Make the supervised cameras exactly ``sources`` (add, remove, restart changed)."""
+        wanted = {s.id: s for s in sources}
+        for cam, worker in list(self.supervisor.workers.items()):
+            if cam not in wanted or worker.source != wanted[cam]:
+                await self.remove_source(cam)
+        for cam, source in wanted.items():
+            if cam not in self.supervisor.workers:
+                self.add_source(source)
+
+    def cameras(self) -> list[dict[str, object]]:
+        return [w.snapshot() for _cam, w in sorted(self.supervisor.workers.items())]
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _on_gate(self, cam: str, live: bool) -> None:
+        if not live:
+            # Revoked: nothing queued may go out, and nothing already out may stay readable.
+            self.writer.clear_channel(cam)
+        worker = self.supervisor.workers.get(cam)
+        if worker is not None:
+            worker.on_gate(live)
+
+    def _on_redis_back(self) -> None:
+        # A restarted memory-only Redis lost every channel: a keyframe is needed before the
+        # wall can decode again, and the writer resends states. Nothing else to do: the next
+        # keyframe of each camera starts its channel afresh.
+        log.info("hub: live Redis back; %d cameras resume", len(self.supervisor.workers))
+
+    async def _refresh_states(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.state_refresh)
+            for worker in list(self.supervisor.workers.values()):
+                if worker.status.state in ("live", "gated"):
+                    self.writer.publish_state(worker.camera_state(), event=False)
+            self.metrics.reconnect_tokens.set(self.budget.tokens)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Hub:
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            self.gate.start()
+            stack.callback(self.gate.stop)
+            for name, coro in (("hub-writer", self.writer.run()),
+                               ("hub-gate", self.gate.run()),
+                               ("hub-states", self._refresh_states())):
+                task = asyncio.create_task(coro, name=name)
+                stack.push_async_callback(cancel_and_wait, task)
+            # Registered after the tasks, so it unwinds first: workers stop (and publish
+            # "stopped") while the writer still runs, then the writer flushes and stops.
+            stack.push_async_callback(self.writer.flush, 2.0)
+            await stack.enter_async_context(self.supervisor)
+            stack.push_async_callback(self.whip.close)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+
+# --- aiohttp wiring -----------------------------------------------------------------------------
+
+HUB = web.AppKey("hub", Hub)
+
+
+OPERATIONS_ROLES = ("admin", "operator", "auditor")
+"""Who may see worker states (sources, even redacted, tell where every camera is)."""
+
+
+def _refuse(request: web.Request) -> web.Response | None:
+    user = request.get(USER)
+    if user is None:
+        return web.json_response({"error": "missing credentials: send Authorization: Bearer "
+                                  "<token>", "field": None}, status=401)
+    if user.role not in OPERATIONS_ROLES:
+        return web.json_response({"error": f"role {user.role} may not see hub cameras",
+                                  "field": None}, status=403)
+    return None
+
+
+async def _cameras_handler(request: web.Request) -> web.Response:
+    if (refused := _refuse(request)) is not None:
+        return refused
+    hub = request.app[HUB]
+    return web.json_response({
+        "cameras": hub.cameras(),
+        "redis_up": hub.writer.redis_up,
+        "queued_frames": hub.writer.queued_frames,
+        "reconnect_budget": {"rate": hub.budget.rate, "burst": hub.budget.burst,
+                             "tokens": round(hub.budget.tokens, 2)},
+        "t": round(time.time(), 3),
+    })
+
+
+async def _camera_handler(request: web.Request) -> web.Response:
+    if (refused := _refuse(request)) is not None:
+        return refused
+    hub = request.app[HUB]
+    cam = request.match_info["cam"]
+    worker = hub.workers.get(cam)
+    if worker is None:
+        return web.json_response({"error": f"no camera {cam!r} on this hub", "field": "cam"},
+                                 status=404)
+    return web.json_response(worker.snapshot())
+
+
+async def _resync_registry(hub: Hub, state: aredis.Redis, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await hub.sync_sources(await load_registry_sources(state))
+        except (OSError, RedisError) as err:
+            log.warning("hub: cannot re-read camera sources from the registry: %s", err)
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    # rtcc.app imports this module to call setup(); importing its keys here, at startup,
+    # avoids the import cycle.
+    from rtcc.app import LIVE_REDIS, SETTINGS, STATE_REDIS
+    from rtcc.registry.cache import ConsentCache
+
+    settings = app[SETTINGS]
+    config = app[HUB_CONFIG] if HUB_CONFIG in app else HubConfig()
+    sources = load_sources_file(config.sources_file) if config.sources_file else None
+    # The registry's context (registered first) shares its started cache; without the registry
+    # API in this app the hub runs its own.
+    own_cache = CONSENT_CACHE not in app
+    cache = ConsentCache(app[STATE_REDIS], tz=settings.registry_tz) if own_cache \
+        else app[CONSENT_CACHE]
+    if own_cache:
+        await cache.start()
+    try:
+        metrics = HubMetrics(app[metrics_mod.METRICS_REGISTRY])
+        hub = Hub(app[LIVE_REDIS], cache, metrics, config, settings.live_window)
+        app[HUB] = hub
+        async with hub:
+            if sources is None:
+                sources = await load_registry_sources(app[STATE_REDIS])
+                resync = asyncio.create_task(
+                    _resync_registry(hub, app[STATE_REDIS], config.registry_resync))
+            else:
+                resync = None
+            for source in sources:
+                hub.add_source(source)
+            log.info("hub: %d cameras (%s)", len(sources),
+                     config.sources_file or "from the registry")
+            thresholds = gc.get_threshold()
+            if config.gc_tuning:
+                gc.collect()
+                gc.freeze()
+                gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
+            try:
+                yield
+            finally:
+                if config.gc_tuning:
+                    gc.set_threshold(*thresholds)
+                    gc.unfreeze()
+                if resync is not None:
+                    await cancel_and_wait(resync)
+    finally:
+        if own_cache:
+            await cache.close()
+
+
+def setup(app: web.Application, config: HubConfig | None = None) -> None:
+    """Register the hub with an application (see module docstring)."""
+    if config is not None:
+        app[HUB_CONFIG] = config
+    metrics_mod.setup(app)
+    app.cleanup_ctx.append(_hub_ctx)
+    app.router.add_get("/api/hub/cameras", _cameras_handler)
+    app.router.add_get("/api/hub/cameras/{cam}", _camera_handler)
+    endpoint_routes(app)
+
+
+def endpoint_routes(app: web.Application) -> None:
+    """WHIP routes that find the running hub's endpoint at request time."""
+
+    async def post(request: web.Request) -> web.Response:
+        return await request.app[HUB].whip.post(request)
+
+    async def delete(request: web.Request) -> web.Response:
+        return await request.app[HUB].whip.delete(request)
+
+    async def patch(request: web.Request) -> web.Response:
+        return await request.app[HUB].whip.patch(request)
+
+    async def options(request: web.Request) -> web.Response:
+        return await request.app[HUB].whip.options(request)
+
+    app.router.add_post("/whip/{cam}", post)
+    app.router.add_route("OPTIONS", "/whip/{cam}", options)
+    app.router.add_delete("/whip/{cam}/{session}", delete)
+    app.router.add_patch("/whip/{cam}/{session}", patch)

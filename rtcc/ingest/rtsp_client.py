@@ -1,0 +1,402 @@
+"""A native asyncio RTSP/1.0 client that pulls one H.264 camera into a :class:`FrameSink`.
+
+OPTIONS, DESCRIBE (Basic or Digest authentication when challenged), SETUP over TCP interleaved
+(default) or UDP unicast (sockets bound to the connection's local address, 127.0.0.1 for loopback
+cameras), PLAY, keep-alive with GET_PARAMETER (OPTIONS when the server does not list it) at half
+the session timeout, TEARDOWN on the way out. SPS/PPS come from the SDP's sprop-parameter-sets and
+in-band; RTCP sender reports give the capture clock for streams without ground-truth SEI; a source
+that sends nothing for ``silence_timeout`` seconds is a failure, so the supervisor reconnects it.
+
+Everything runs on the event loop: the TCP side is an :class:`asyncio.Protocol` whose
+``data_received`` splits the byte stream (``InterleavedReader``), depacketizes RTP (RFC 6184,
+``H264Depacketizer``) and hands access units to the sink without any copy beyond the join of an
+access unit's NAL units. Garbage on the wire (an out-of-sync TCP stream, a run of undecodable RTP
+packets) ends the session with a ProtocolError: only this camera restarts.
+Credentials never reach a log line or an error message: the URL is split before anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import urlsplit
+
+from rtcc.errors import MediaError, ProtocolError
+from rtcc.ingest.rtsp_auth import Authenticator, split_credentials
+from rtcc.ingest.rtsp_message import (
+    RtspMessage,
+    SessionHeader,
+    build_request,
+    build_response,
+    parse_message,
+    parse_session,
+    parse_transport,
+)
+from rtcc.ingest.sink import FrameSink
+from rtcc.ingest.supervisor import PermanentError
+from rtcc.logs import redact_url
+from rtcc.media.rtcp import RtcpByePacket, RtcpSrPacket, parse_rtcp, unix_from_ntp
+from rtcc.media.rtp import RTSP_MESSAGE, H264Depacketizer, InterleavedReader
+from rtcc.media.sdp import parse_sdp, resolve_control, sprop_parameter_sets
+
+log = logging.getLogger(__name__)
+
+_PERMANENT_STATUS = {401, 403, 404, 406, 415, 451, 461}
+GARBAGE_LIMIT = 20
+"""Consecutive undecodable RTP packets after which the session is restarted."""
+
+
+@dataclass(frozen=True, slots=True)
+class RtspConfig:
+    transport: str = "tcp"
+    connect_timeout: float = 5.0
+    request_timeout: float = 5.0
+    silence_timeout: float = 10.0
+    """No RTP for this long: the source is considered dead (MediaMTX's read timeout is 10 s)."""
+    keepalive: float | None = None
+    """Seconds between keep-alives; default half the server's session timeout, at most 30."""
+    user_agent: str = "rtcc-hub"
+
+
+class RtspStatusError(ProtocolError):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Stream:
+    """The RTP/RTCP receiving side of one session (shared by the TCP and UDP paths)."""
+
+    def __init__(self, sink: FrameSink, fail: Callable[[BaseException], None]) -> None:
+        self.sink = sink
+        self.fail = fail
+        self.depacketizer = H264Depacketizer()
+        self.packets = 0
+        self.garbage = 0
+        self.ended = False
+
+    def on_rtp(self, packet: bytes) -> None:
+        self.packets += 1
+        try:
+            units = self.depacketizer.feed(packet)
+        except MediaError as err:
+            self.garbage += 1
+            if self.garbage >= GARBAGE_LIMIT:
+                self.fail(ProtocolError(f"garbage on the wire: {GARBAGE_LIMIT} undecodable RTP "
+                                        f"packets in a row (last: {err})"))
+            return
+        self.garbage = 0
+        if units:
+            arrival = int(time.time() * 1e6)
+            on_au = self.sink.on_access_unit
+            for au in units:
+                on_au(au.nals, au.timestamp, au.complete, arrival)
+
+    def on_rtcp(self, data: bytes) -> None:
+        try:
+            packets = parse_rtcp(data)
+        except MediaError:
+            return  # RTCP is advisory; a bad report must not end the stream
+        for p in packets:
+            if isinstance(p, RtcpSrPacket):
+                info = p.sender_info
+                self.sink.on_sender_report(unix_from_ntp(info.ntp_timestamp), info.rtp_timestamp)
+            elif isinstance(p, RtcpByePacket):
+                self.ended = True
+                self.fail(ProtocolError("server ended the stream (RTCP BYE)"))
+
+
+class _TcpProtocol(asyncio.Protocol):
+    def __init__(self, client: RtspClient) -> None:
+        self.client = client
+        self.reader = InterleavedReader()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            items = self.reader.feed(data)
+        except MediaError as err:
+            self.client.fail(ProtocolError(f"garbage on the wire: {err}"))
+            return
+        client = self.client
+        for channel, payload in items:
+            if channel == RTSP_MESSAGE:
+                client.on_message(payload)
+            elif channel == client.rtp_channel and client.stream is not None:
+                client.stream.on_rtp(payload)
+            elif channel == client.rtcp_channel and client.stream is not None:
+                client.stream.on_rtcp(payload)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client.fail(ProtocolError(f"connection lost: {exc}") if exc
+                         else ProtocolError("server closed the connection"))
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, on_data: Callable[[bytes], None], peer_host: str) -> None:
+        self.on_data = on_data
+        self.peer_host = peer_host
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        if addr[0] == self.peer_host:  # ignore strangers (RFC 2326 security considerations)
+            self.on_data(data)
+
+
+class RtspClient:
+    """One RTSP camera session per :meth:`run` (the supervisor calls it again after failures)."""
+
+    def __init__(self, url: str, config: RtspConfig | None = None) -> None:
+        self.url, credentials = split_credentials(url)
+        self.shown = redact_url(url)
+        self.config = config or RtspConfig()
+        self.auth = Authenticator(credentials) if credentials else None
+        self.rtp_channel = 0
+        self.rtcp_channel = 1
+        self.stream: _Stream | None = None
+        self._proto: _TcpProtocol | None = None
+        self._pending: dict[int, asyncio.Future[RtspMessage]] = {}
+        self._cseq = 0
+        self._session: SessionHeader | None = None
+        self._closed: asyncio.Future[None] | None = None
+        self._udp: list[asyncio.DatagramTransport] = []
+        self._public: set[str] = set()
+
+    # --- connection plumbing --------------------------------------------------------------------
+
+    def fail(self, exc: BaseException) -> None:
+        """End the session with ``exc`` (idempotent); wakes every waiter."""
+        closed = self._closed
+        if closed is not None and not closed.done():
+            closed.set_exception(exc)
+            closed.exception()  # mark retrieved: run() may already be leaving
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ProtocolError(f"connection lost: {exc}"))
+                fut.exception()
+        self._pending.clear()
+        proto = self._proto
+        if proto is not None and proto.transport is not None:
+            proto.transport.close()
+
+    def on_message(self, raw: bytes) -> None:
+        try:
+            msg = parse_message(raw)
+        except ProtocolError as err:
+            self.fail(err)
+            return
+        if not msg.is_response:
+            # Servers rarely ask clients anything (OPTIONS/GET_PARAMETER pings, ANNOUNCE).
+            status = (200, "OK") if msg.method in ("OPTIONS", "GET_PARAMETER") else \
+                (501, "Not Implemented")
+            self._write(build_response(*status, msg.cseq))
+            return
+        cseq = msg.cseq
+        fut = self._pending.pop(cseq, None) if cseq is not None else None
+        if fut is None and self._pending:  # a server that forgets CSeq: oldest request
+            fut = self._pending.pop(min(self._pending))
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+
+    def _write(self, data: bytes) -> None:
+        proto = self._proto
+        if proto is not None and proto.transport is not None and \
+                not proto.transport.is_closing():
+            proto.transport.write(data)
+
+    async def request(self, method: str, uri: str, headers: dict[str, str] | None = None,
+                      *, check: bool = True) -> RtspMessage:
+        """Send a request and await its response; answers one auth challenge per nonce."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._cseq += 1
+            cseq = self._cseq
+            all_headers = {"User-Agent": self.config.user_agent, **(headers or {})}
+            if self._session is not None:
+                all_headers["Session"] = self._session.id
+            if self.auth is not None and self.auth.ready:
+                value = self.auth.header(method, uri)
+                if value:
+                    all_headers["Authorization"] = value
+            fut: asyncio.Future[RtspMessage] = loop.create_future()
+            self._pending[cseq] = fut
+            self._write(build_request(method, uri, cseq, all_headers))
+            try:
+                async with asyncio.timeout(self.config.request_timeout):
+                    resp = await fut
+            except TimeoutError:
+                self._pending.pop(cseq, None)
+                raise ProtocolError(f"{method} {self.shown}: no response within "
+                                    f"{self.config.request_timeout:g}s") from None
+            if resp.status == 401:
+                if self.auth is None:
+                    raise PermanentError(f"{method} {self.shown}: 401 Unauthorized and the URL "
+                                         "has no credentials")
+                if self.auth.challenge(resp.headers_all("WWW-Authenticate")):
+                    continue
+                raise PermanentError(f"{method} {self.shown}: credentials rejected "
+                                     "(401 Unauthorized)")
+            if check and resp.status >= 300:
+                message = f"{method} {self.shown}: {resp.status} {resp.reason}".strip()
+                if resp.status in _PERMANENT_STATUS:
+                    raise PermanentError(message)
+                raise RtspStatusError(message, resp.status)
+            return resp
+
+    # --- the session ----------------------------------------------------------------------------
+
+    async def run(self, sink: FrameSink, on_playing: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        parts = urlsplit(self.url)
+        host, port = parts.hostname or "", parts.port or 554
+        self._closed = loop.create_future()
+        self._pending.clear()
+        self._session = None
+        self.stream = _Stream(sink, self.fail)
+        try:
+            async with asyncio.timeout(self.config.connect_timeout):
+                _transport, proto = await loop.create_connection(
+                    lambda: _TcpProtocol(self), host, port)
+        except TimeoutError:
+            raise ProtocolError(f"connect to {self.shown}: timed out after "
+                                f"{self.config.connect_timeout:g}s") from None
+        self._proto = proto
+        try:
+            await self._start(sink)
+            on_playing()
+            await self._watch()
+        finally:
+            await self._close()
+
+    async def _start(self, sink: FrameSink) -> None:
+        options = await self.request("OPTIONS", self.url, check=False)
+        self._public = {m.strip().upper() for m in (options.header("Public") or "").split(",")}
+        described = await self.request("DESCRIBE", self.url, {"Accept": "application/sdp"})
+        try:
+            sdp = parse_sdp(described.body.decode("utf-8", errors="replace"))
+        except MediaError as err:
+            raise PermanentError(f"DESCRIBE {self.shown}: bad SDP: {err}") from err
+        media = next((m for m in sdp.media if m.kind == "video"
+                      and m.payload_type_for("H264") is not None), None)
+        if media is None:
+            offered = ", ".join(sorted({r.encoding for m in sdp.media for r in m.rtpmap.values()}))
+            raise PermanentError(f"DESCRIBE {self.shown}: no H.264 video in the SDP "
+                                 f"(offered: {offered or 'nothing'}); the hub does not transcode")
+        pt = media.payload_type_for("H264")
+        fmtp = media.fmtp.get(pt, {}) if pt is not None else {}
+        if fmtp.get("sprop-parameter-sets"):
+            with contextlib.suppress(MediaError):  # in-band parameter sets will do
+                sink.set_parameter_sets(*sprop_parameter_sets(fmtp))
+        base = (described.header("Content-Base") or described.header("Content-Location")
+                or self.url)
+        await self._setup(resolve_control(base, media.control))
+        play_url = resolve_control(base, sdp.control) if sdp.control else base
+        await self.request("PLAY", play_url, {"Range": "npt=0.000-"})
+
+    async def _setup(self, url: str) -> None:
+        proto = self._proto
+        assert proto is not None and proto.transport is not None and self.stream is not None
+        if self.config.transport == "udp":
+            local_host = proto.transport.get_extra_info("sockname")[0]
+            peer_host = proto.transport.get_extra_info("peername")[0]
+            rtp_port = await self._bind_udp_pair(local_host, peer_host)
+            spec = f"RTP/AVP;unicast;client_port={rtp_port}-{rtp_port + 1}"
+        else:
+            spec = "RTP/AVP/TCP;unicast;interleaved=0-1"
+        resp = await self.request("SETUP", url, {"Transport": spec})
+        session = resp.header("Session")
+        if session is None:
+            raise ProtocolError(f"SETUP {self.shown}: response has no Session header")
+        self._session = parse_session(session)
+        reply = parse_transport(resp.header("Transport") or spec)
+        if self.config.transport == "tcp":
+            if not reply.tcp or reply.interleaved is None:
+                raise ProtocolError(f"SETUP {self.shown}: server refused TCP interleaving")
+            self.rtp_channel, self.rtcp_channel = reply.interleaved
+
+    async def _bind_udp_pair(self, local_host: str, peer_host: str) -> int:
+        """Bind RTP on an even port and RTCP on the next one (RFC 3550 11)."""
+        loop = asyncio.get_running_loop()
+        stream = self.stream
+        assert stream is not None
+        for _ in range(64):
+            rtp_t, _p = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(stream.on_rtp, peer_host), local_addr=(local_host, 0))
+            port = rtp_t.get_extra_info("sockname")[1]
+            if port % 2 == 0 and port < 65535:
+                try:
+                    rtcp_t, _q = await loop.create_datagram_endpoint(
+                        lambda: _UdpProtocol(stream.on_rtcp, peer_host),
+                        local_addr=(local_host, port + 1))
+                except OSError:
+                    pass
+                else:
+                    self._udp = [rtp_t, rtcp_t]
+                    return int(port)
+            rtp_t.close()
+        raise ProtocolError("could not bind a UDP port pair for RTP/RTCP")
+
+    async def _watch(self) -> None:
+        """Wait for the session to end; send keep-alives and watch for silence meanwhile."""
+        assert self._closed is not None and self.stream is not None
+        session_timeout = self._session.timeout if self._session else 60.0
+        interval = self.config.keepalive or min(30.0, max(1.0, session_timeout / 2))
+        method = "GET_PARAMETER" if "GET_PARAMETER" in self._public else "OPTIONS"
+        silence = self.config.silence_timeout
+        tick = min(1.0, silence / 4)
+        stream = self.stream
+        last_count, last_change = stream.packets, time.monotonic()
+        next_keepalive = time.monotonic() + interval
+        keepalive: asyncio.Task[RtspMessage] | None = None
+        try:
+            while not self._closed.done():
+                await asyncio.wait([self._closed], timeout=tick)
+                now = time.monotonic()
+                if stream.packets != last_count:
+                    last_count, last_change = stream.packets, now
+                elif now - last_change > silence:
+                    raise ProtocolError(f"{self.shown}: silent for {silence:g}s (no RTP)")
+                if keepalive is not None and keepalive.done():
+                    keepalive.result()  # a failed keep-alive fails the session
+                    keepalive = None
+                if now >= next_keepalive and keepalive is None:
+                    keepalive = asyncio.create_task(
+                        self.request(method, self.url, check=False))
+                    next_keepalive = now + interval
+            self._closed.result()
+        finally:
+            if keepalive is not None:
+                keepalive.cancel()
+                with contextlib.suppress(BaseException):
+                    await keepalive
+
+    async def _close(self) -> None:
+        proto = self._proto
+        alive = proto is not None and proto.transport is not None and \
+            not proto.transport.is_closing()
+        if alive and self._session is not None:
+            with contextlib.suppress(Exception):
+                self._cseq += 1
+                headers = {"Session": self._session.id, "User-Agent": self.config.user_agent}
+                if self.auth is not None and self.auth.ready:
+                    headers["Authorization"] = self.auth.header("TEARDOWN", self.url) or ""
+                # Fire and forget: the server frees the session either way (or times it out).
+                self._write(build_request("TEARDOWN", self.url, self._cseq, headers))
+        for t in self._udp:
+            t.close()
+        self._udp = []
+        if proto is not None and proto.transport is not None:
+            proto.transport.close()
+        self._proto = None
+        closed = self._closed
+        if closed is not None and not closed.done():
+            closed.cancel()
+        self.stream = None

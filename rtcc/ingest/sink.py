@@ -1,0 +1,174 @@
+"""One camera's access units -> channel frames: parameter sets, ground truth, capture time, gate.
+
+Every source driver (RTSP client, WHIP endpoint) hands each reassembled access unit to its
+camera's :class:`FrameSink` on the event loop. The sink never decodes video. It
+
+* remembers SPS/PPS (from the SDP's sprop-parameter-sets and in-band) and puts them before every
+  IDR that arrives without them, so any keyframe in the channel starts a decoder;
+* drops what a decoder could not use: access units with lost packets and everything after them
+  up to the next keyframe (``incomplete``), and anything before the first keyframe
+  (``awaiting_keyframe``);
+* reads the ground-truth SEI (sequence, capture time, subjects) without decoding; for streams
+  without it, the capture time comes from the RTCP sender report's NTP/RTP mapping, else from
+  the arrival time;
+* asks the consent gate, then queues the frame with the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+
+from rtcc.channels import Frame
+from rtcc.errors import MediaError
+from rtcc.ingest.gate import ConsentGate
+from rtcc.ingest.writer import FrameWriter
+from rtcc.media.h264 import NAL_IDR, NAL_PPS, NAL_SEI, NAL_SPS, START_CODE, with_parameter_sets
+from rtcc.media.sei import GroundTruth, find_ground_truth_json
+from rtcc.metrics import HubMetrics
+
+log = logging.getLogger(__name__)
+
+CLOCK_RATE = 90_000
+_COMPACT_HEAD = re.compile(rb'\{"cam":"(?:[^"\\]|\\.)*","seq":(\d+),"t":(\d+)[,}]')
+"""The start of the contract's compact ground-truth JSON, as ``GroundTruth.to_json`` writes it."""
+
+
+class FrameSink:
+    """Per-camera frame path shared by all drivers (see module docstring)."""
+
+    def __init__(self, cam: str, gate: ConsentGate, writer: FrameWriter,
+                 metrics: HubMetrics, on_first_frame: Callable[[], None] | None = None) -> None:
+        self.cam = cam
+        self.gate = gate
+        self.writer = writer
+        self.metrics = metrics
+        self._m = metrics.camera(cam)
+        self.sps: bytes | None = None
+        self.pps: bytes | None = None
+        self._sr: tuple[float, int] | None = None  # (NTP as unix seconds, RTP timestamp)
+        self._need_key = True
+        self._awaiting_first = True
+        self._seq = 0
+        self._gated = False
+        self.received = 0
+        self.delivered = 0
+        self.last_arrival = 0.0
+        self._sei_errors = 0
+        self._on_first_frame = on_first_frame
+
+    def set_parameter_sets(self, sps: bytes | None, pps: bytes | None) -> None:
+        if sps:
+            self.sps = sps
+        if pps:
+            self.pps = pps
+
+    def on_sender_report(self, ntp_unix: float, rtp_timestamp: int) -> None:
+        self._sr = (ntp_unix, rtp_timestamp & 0xFFFFFFFF)
+
+    def reset(self) -> None:
+        """A new connection: wait for a keyframe again, forget the old clock mapping."""
+        self._need_key = True
+        self._awaiting_first = True
+        self._sr = None
+
+    def _ground_truth(self, nals: Sequence[bytes]) -> tuple[int, int, bytes] | None:
+        """(seq, capture µs, JSON as sent) of the access unit's ground-truth SEI, if any.
+
+        The contract's compact form is read with one anchored regex (a few µs); anything else
+        goes through the validating parser. A broken SEI costs the frame its metadata, not its
+        delivery."""
+        try:
+            raw = find_ground_truth_json(nals)
+            if raw is None:
+                return None
+            head = _COMPACT_HEAD.match(raw)
+            if head is not None:
+                return int(head.group(1)), int(head.group(2)), raw
+            gt = GroundTruth.from_json(raw)
+            return gt.seq, gt.t, raw
+        except MediaError as err:
+            self._sei_errors += 1
+            if self._sei_errors in (1, 10, 100) or self._sei_errors % 1000 == 0:
+                log.warning("%s: unreadable ground-truth SEI (%d so far): %s", self.cam,
+                            self._sei_errors, err)
+            return None
+
+    def capture_time_us(self, rtp_timestamp: int | None, arrival_us: int) -> int:
+        sr = self._sr
+        if sr is None or rtp_timestamp is None:
+            return arrival_us
+        # Signed 32-bit difference: frames just before the report map to earlier times.
+        diff = ((rtp_timestamp - sr[1] + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        return round((sr[0] + diff / CLOCK_RATE) * 1e6)
+
+    def on_access_unit(self, nals: Sequence[bytes], rtp_timestamp: int | None,
+                       complete: bool = True, arrival_us: int | None = None) -> bool:
+        """Handle one access unit; True when it was queued for the wall channel."""
+        if arrival_us is None:
+            arrival_us = int(time.time() * 1e6)
+        self.received += 1
+        own_seq = self._seq  # the hub's count of access units, used when there is no SEI
+        self._seq = own_seq + 1
+        self.last_arrival = arrival_us / 1e6
+        m = self._m
+        m.frames_in += 1
+        size = 0
+        key = False
+        sps = pps = None
+        has_sei = False
+        for nal in nals:
+            size += len(nal) + 4
+            kind = nal[0] & 0x1F
+            if kind == NAL_IDR:
+                key = True
+            elif kind == NAL_SPS:
+                sps = nal
+            elif kind == NAL_PPS:
+                pps = nal
+            elif kind == NAL_SEI:
+                has_sei = True
+        m.bytes_in += size
+        if sps is not None:
+            self.sps = sps
+        if pps is not None:
+            self.pps = pps
+        if not complete:
+            self._need_key = True
+            self.metrics.dropped(self.cam, "incomplete")
+            return False
+        if self._need_key:
+            if not key:
+                self.metrics.dropped(
+                    self.cam, "awaiting_keyframe" if self._awaiting_first else "incomplete")
+                return False
+            self._need_key = False
+            self._awaiting_first = False
+        if key:
+            nals = with_parameter_sets(nals, self.sps, self.pps)
+        truth = self._ground_truth(nals) if has_sei else None
+        if truth is not None:
+            seq, t, meta = truth
+            self._seq = seq + 1
+        else:
+            seq, t, meta = own_seq, self.capture_time_us(rtp_timestamp, arrival_us), b""
+        if not self.gate.admit(self.cam):
+            self._gated = True
+            return False
+        if self._gated:
+            # The gate reopened mid-GOP: the channel must restart at a keyframe.
+            if not key:
+                self.metrics.dropped(self.cam, "awaiting_keyframe")
+                return False
+            self._gated = False
+        frame = Frame(self.cam, seq, t, arrival_us, key, START_CODE + START_CODE.join(nals),
+                      meta)
+        if not self.writer.submit(frame):
+            return False
+        self.delivered += 1
+        if self._on_first_frame is not None:
+            callback, self._on_first_frame = self._on_first_frame, None
+            callback()
+        return True

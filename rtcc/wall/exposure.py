@@ -1,0 +1,55 @@
+"""The live exposure counter of a tile: how many non-consenting people a frame shows.
+
+A household is *non-consenting* for a stream when it has not opted in to ``live`` itself
+(ARCHITECTURE.md). From a frame's ground truth (the SEI JSON the hub stored in ``meta``) the wall
+counts the people in view and, among them, those whose household is not a live-consenting
+household: residents and visitors of other households, delivery drivers and dog walkers tied to
+non-live households, and passers-by (no household at all, so nobody consented for them).
+Subjects hidden by a privacy mask are not counted: the operator cannot see them.
+
+Pure: the caller passes a function that says whether a household consents to live now.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    people: int
+    """Unmasked subjects in view."""
+    exposed: int
+    """Unmasked subjects whose household is not a live-consenting household."""
+
+
+NOBODY = Exposure(0, 0)
+
+
+def count_exposure(meta: bytes | str | None, household_live: Callable[[str], bool]) -> Exposure:
+    """Count people and non-consenting people in one frame's ground truth.
+
+    ``meta`` is the JSON document of the SEI (empty or None when the source carried none, then
+    nothing is known and nobody is counted). Malformed metadata counts as nobody rather than
+    failing a live stream; the hub validated it when it parsed the SEI.
+    """
+    if not meta:
+        return NOBODY
+    try:
+        doc = json.loads(meta)
+    except ValueError:
+        return NOBODY
+    subjects = doc.get("subjects") if isinstance(doc, dict) else None
+    if not isinstance(subjects, list):
+        return NOBODY
+    people = exposed = 0
+    for subject in subjects:
+        if not isinstance(subject, dict) or subject.get("masked"):
+            continue
+        people += 1
+        household = subject.get("household")
+        if not isinstance(household, str) or not household_live(household):
+            exposed += 1
+    return Exposure(people, exposed)

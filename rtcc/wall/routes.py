@@ -1,0 +1,145 @@
+"""HTTP routes of the wall: the page, its static modules, the WebSocket, WHEP and the JSON API.
+
+* ``GET /wall/`` — the page (``GET /`` and ``GET /wall`` redirect there); ``/wall/static/...``.
+* ``GET /wall/ws`` — the page's multiplexing WebSocket (:mod:`rtcc.wall.ws`).
+* ``POST /wall/whep/{cam}``, ``DELETE /wall/whep/{cam}/{session}`` — WHEP (:mod:`rtcc.wall.whep`).
+* ``GET /api/wall/cameras`` — tile metadata: every registered camera with its tier, whether it is
+  live now, its tile state and viewers; owners only for live cameras.
+* ``GET /api/wall/map`` — the neighbourhood as GeoJSON in lon/lat (:mod:`rtcc.wall.mapdata`).
+
+The JSON routes want ``Authorization: Bearer <token>`` of an admin or operator (the same tokens as
+the registry API; ``POST /api/login`` issues one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from rtcc.errors import AuthError, RtccError
+from rtcc.metrics import registry_of
+from rtcc.registry.webutil import CONSENT_CACHE, USER
+from rtcc.wall.access import Viewer, bearer_token
+from rtcc.wall.metrics import WallCollector
+from rtcc.wall.service import Wall
+from rtcc.wall.ws import WallSession, authenticate_socket, new_socket
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+WALL = web.AppKey("wall", Wall)
+
+
+async def _wall_ctx(app: web.Application) -> AsyncIterator[None]:
+    # rtcc.app imports this package to call setup(); its keys are imported here, at startup,
+    # so that there is no import cycle.
+    from rtcc.app import LIVE_REDIS, SETTINGS, STATE_REDIS
+
+    settings = app[SETTINGS]
+    wall = Wall(app[STATE_REDIS], app[LIVE_REDIS], tz=settings.registry_tz,
+                world=settings.world, cache=app.get(CONSENT_CACHE))
+    await wall.start()
+    app[WALL] = wall
+    collector = WallCollector(wall)
+    registry_of(app).register(collector)
+    try:
+        yield
+    finally:
+        registry_of(app).unregister(collector)
+        await wall.close()
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+async def _viewer(request: web.Request) -> Viewer | web.Response:
+    if USER in request:  # the registry API's middleware authenticated this /api request
+        user = request[USER]
+        viewer = Viewer(user.name, user.role, request.remote or "")
+        if not viewer.may_view:
+            return _json_error(403, f"role {viewer.role} may not use the monitor wall")
+        return viewer
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        return _json_error(401, "missing Authorization: Bearer token")
+    try:
+        viewer = await request.app[WALL].access.authenticate(token, request.remote or "")
+    except AuthError as err:
+        return _json_error(401, str(err))
+    if not viewer.may_view:
+        return _json_error(403, f"role {viewer.role} may not use the monitor wall")
+    return viewer
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def to_page(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/wall/")
+
+
+async def cameras(request: web.Request) -> web.Response:
+    viewer = await _viewer(request)
+    if isinstance(viewer, web.Response):
+        return viewer
+    wall = request.app[WALL]
+    return web.json_response({"cameras": await wall.camera_list(),
+                              "following": wall.hub.following()})
+
+
+async def map_data(request: web.Request) -> web.Response:
+    viewer = await _viewer(request)
+    if isinstance(viewer, web.Response):
+        return viewer
+    try:
+        doc = await request.app[WALL].map_doc()
+    except RtccError as err:
+        return _json_error(404, str(err))
+    return web.json_response(doc, content_type="application/geo+json")
+
+
+async def socket(request: web.Request) -> web.WebSocketResponse:
+    wall = request.app[WALL]
+    ws = new_socket()
+    await ws.prepare(request)
+    viewer = await authenticate_socket(ws, wall.access, request.remote or "")
+    if viewer is not None:
+        wall.pages += 1
+        try:
+            await WallSession(ws, viewer, wall.hub, wall.access).run()
+        finally:
+            wall.pages -= 1
+    return ws
+
+
+def setup(app: web.Application) -> None:
+    """Register the wall's routes and its cleanup context (its metrics join the application's
+    registry, served at ``/metrics`` by :mod:`rtcc.metrics`)."""
+    registry_of(app)
+    app.cleanup_ctx.append(_wall_ctx)
+    app.router.add_get("/", to_page)
+    app.router.add_get("/wall", to_page)
+    app.router.add_get("/wall/", page)
+    app.router.add_static("/wall/static/", STATIC, append_version=False)
+    app.router.add_get("/wall/ws", socket)
+    app.router.add_get("/api/wall/cameras", cameras)
+    app.router.add_get("/api/wall/map", map_data)
+
+    async def whep_post(request: web.Request) -> web.Response:
+        return await request.app[WALL].whep.post(request)
+
+    async def whep_delete(request: web.Request) -> web.Response:
+        return await request.app[WALL].whep.delete(request)
+
+    async def whep_patch(request: web.Request) -> web.Response:
+        return await request.app[WALL].whep.patch(request)
+
+    app.router.add_post("/wall/whep/{cam}", whep_post)
+    app.router.add_delete("/wall/whep/{cam}/{session}", whep_delete)
+    app.router.add_patch("/wall/whep/{cam}/{session}", whep_patch)

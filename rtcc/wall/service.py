@@ -1,0 +1,132 @@
+"""The wall of one ``rtcc serve`` process: fan-out, consent, access, WHEP, map and camera list.
+
+:func:`wall_context` is the aiohttp cleanup context that starts the pieces in order (consent cache,
+fan-out, WHEP) and stops them in reverse. The world file (``--world`` / ``RTCC_WORLD``) is loaded
+and its visibility polygons computed in an executor thread (shapely/numpy CPU work), once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aredis
+
+from rtcc.errors import RtccError
+from rtcc.registry.audit import AuditLog
+from rtcc.registry.cache import ConsentCache
+from rtcc.registry.store import RegisteredCamera, Registry
+from rtcc.registry.users import Users
+from rtcc.wall.access import RegistryAccess
+from rtcc.wall.consent import WallConsent
+from rtcc.wall.fanout import FeedHub
+from rtcc.wall.mapdata import MapGeometry, build_geometry, map_document
+from rtcc.wall.whep import WhepService
+
+log = logging.getLogger(__name__)
+
+CAMERA_LIST_TTL = 2.0
+"""Seconds the registry's camera metadata is reused between page polls."""
+
+
+def load_map_geometry(path: Path) -> MapGeometry:
+    """Blocking: load a world file and project it, with visibility polygons, to lon/lat."""
+    from rtcc.world.geojson import load_world
+    from rtcc.world.visibility import visibility_polygons
+
+    world = load_world(path)
+    return build_geometry(world, visibility_polygons(world))
+
+
+class Wall:
+    """Everything the wall's routes need, for one application."""
+
+    def __init__(self, state: aredis.Redis, live: aredis.Redis, *, tz: str = "UTC",
+                 world: Path | None = None, cache: ConsentCache | None = None) -> None:
+        self.registry = Registry(state)
+        # One consent cache per process: the registry API's when it runs, else our own.
+        self._own_cache = cache is None
+        self.cache = cache if cache is not None else ConsentCache(state, tz=tz)
+        self.consent = WallConsent(self.cache)
+        self.access = RegistryAccess(Users(state), AuditLog(state))
+        self.hub = FeedHub(live, self.consent)
+        self.whep = WhepService(self.hub, self.access, self.access)
+        self.world_path = world
+        self.geometry: MapGeometry | None = None
+        self.map_error: str | None = None
+        self._cameras: list[RegisteredCamera] = []
+        self._cameras_at = 0.0
+        self.pages = 0
+        """WebSocket pages connected now."""
+        self.consent.on_change(self.hub.consent_changed)
+
+    async def start(self) -> None:
+        if self._own_cache:
+            await self.cache.start()
+        else:  # already loaded: index what it holds (its later changes reach us as events)
+            self.consent.index((cid, self.cache.record(cid).household)  # type: ignore[union-attr]
+                               for cid in self.cache.live_cameras() if self.cache.record(cid))
+        await self.refresh_registry()
+        await self.hub.start()
+        if self.world_path is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                self.geometry = await loop.run_in_executor(
+                    None, load_map_geometry, self.world_path)
+            except RtccError as err:
+                # The wall still works without its map; say why on the page and in the log.
+                self.map_error = str(err).splitlines()[0]
+                log.error("wall: cannot draw the map from %s: %s", self.world_path, err)
+
+    async def close(self) -> None:
+        await self.whep.close()
+        await self.hub.close()
+        self.consent.close()
+        if self._own_cache:
+            await self.cache.close()
+
+    async def refresh_registry(self) -> list[RegisteredCamera]:
+        now = time.monotonic()
+        if now - self._cameras_at >= CAMERA_LIST_TTL:
+            self._cameras = await self.registry.cameras()
+            self._cameras_at = now
+            self.consent.index((c.id, c.household) for c in self._cameras)
+            seeds = {h.id: h.seed for h in await self.registry.households()}
+            self.consent.set_household_seeds(seeds)
+        return self._cameras
+
+    async def camera_list(self) -> list[dict[str, Any]]:
+        """Every registered camera with its consent now and, when live, its tile state."""
+        out = []
+        now = time.time()
+        for cam in await self.refresh_registry():
+            info = cam.info
+            live = self.consent.is_live(cam.id)
+            out.append({
+                "id": cam.id,
+                # Owners of live cameras chose to share with the RTCC; others stay anonymous.
+                "household": info.household if live else None,
+                "type": info.type,
+                "lon": info.lon,
+                "lat": info.lat,
+                "direction": info.direction,
+                "fov": info.fov,
+                "range": info.range,
+                "tier": self.consent.camera_tier(cam.id, now),
+                "live": live,
+                "state": self.hub.tile_state(cam.id) if live else "revoked",
+                "viewers": self.hub.viewers_of(cam.id),
+            })
+        return out
+
+    async def map_doc(self) -> dict[str, Any]:
+        await self.refresh_registry()
+        if self.geometry is None:
+            raise RtccError(self.map_error or "no world file: start the wall with --world FILE "
+                            "(or RTCC_WORLD) to draw the neighbourhood map")
+        return map_document(self.geometry, household_tier=self.consent.household_tier,
+                            camera_tier=self.consent.camera_tier,
+                            camera_live=self.consent.is_live)

@@ -1,0 +1,262 @@
+"""The monitor wall in a real headless Chromium against a real sim + hub + wall (WallStack).
+
+Not collected by a plain ``pytest`` run (the file name does not start with ``test_``):
+``tests/wall/test_browser.py`` runs it inside a loopback-only network namespace, because WebRTC
+(the WHEP focus view) must never see another interface. The tests run in file order against one
+stack and one logged-in page; later tests change consent and rely on the earlier state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from load_tests.wall_stack import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    OPERATOR_PASSWORD,
+    WallStack,
+    in_loopback_netns,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "results"
+
+# Luminance statistics of every picture element (canvas, or video in MSE mode), drawn into a
+# small scratch canvas: a decoded street scene has structure, a blank tile has none.
+PICTURE_STATS = """(sel) => [...document.querySelectorAll(sel)].map((tile) => {
+  const el = tile.querySelector('.picture');
+  const c = document.createElement('canvas');
+  c.width = 64; c.height = 36;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(el, 0, 0, 64, 36);
+  const d = ctx.getImageData(0, 0, 64, 36).data;
+  let sum = 0, sq = 0, max = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+    sum += y; sq += y * y; max = Math.max(max, y);
+  }
+  const n = d.length / 4, mean = sum / n;
+  const std = Math.sqrt(sq / n - mean * mean);
+  return {cam: tile.dataset.cam, state: tile.dataset.state, mean, std, max};
+})"""
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[WallStack]:
+    assert in_loopback_netns(), "run me through tests/wall/test_browser.py (loopback-only netns)"
+    with WallStack(cameras=16) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser(stack: WallStack) -> Iterator[BrowserContext]:
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(stack.tmp / "chromium"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1600, "height": 900})
+        yield ctx
+        ctx.close()
+
+
+def wait_for(page: Page, expression: str, within: float, what: str) -> None:
+    try:
+        page.wait_for_function(expression, timeout=within * 1000, polling=50)
+    except Exception as err:
+        stats = page.evaluate("window.wall && window.wall.tileStats()")
+        raise AssertionError(f"{what}: not within {within} s; tiles: {json.dumps(stats)}") \
+            from err
+
+
+@pytest.fixture(scope="module")
+def wall(stack: WallStack, browser: BrowserContext) -> Page:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{stack.url}/wall/")
+    page.fill("#login-user", stack.operator)
+    page.fill("#login-password", OPERATOR_PASSWORD)
+    page.click("#login-submit")
+    wait_for(page, "window.wall && window.wall.ready", 10, "the wall after login")
+    assert not errors, errors
+    return page
+
+
+def test_login_form_leads_to_a_wall_of_every_live_camera(stack: WallStack, wall: Page) -> None:
+    assert wall.locator("#login").is_hidden()
+    assert wall.evaluate("window.wall.decoder") == "webcodecs"
+    tiles = wall.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.cam)")
+    assert sorted(tiles) == stack.live
+    assert wall.locator("#grid-size").input_value() == "4"
+    logins = stack.audit("login.ok")
+    assert [e.actor for e in logins] == [stack.operator]
+
+
+def test_every_tile_decodes_frames(wall: Page) -> None:
+    wait_for(wall, "window.wall.tileStats().length === 16 && "
+             "window.wall.tileStats().every(t => t.drawn >= 10)", 20,
+             "16 tiles with 10 decoded frames each")
+    stats = wall.evaluate("window.wall.tileStats()")
+    assert all(t["state"] == "live" for t in stats)
+    # A new tile shows its first picture in under a second (the cached GOP).
+    slow = {t["cam"]: t["firstFrameMs"] for t in stats if t["firstFrameMs"] >= 1000}
+    assert not slow, slow
+    pictures = wall.evaluate(PICTURE_STATS, ".tile")
+    blank = [p for p in pictures if p["std"] < 4 or p["mean"] < 8]
+    assert not blank, blank
+
+
+def test_screenshot_of_the_wall(wall: Page) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    wait_for(wall, "document.querySelectorAll('#map svg .camera').length > 0", 10, "the map")
+    wall.wait_for_timeout(1500)  # let the fps/latency badges fill in
+    wall.screenshot(path=str(RESULTS / "wall.png"))
+    wall.locator(".map-panel").screenshot(path=str(RESULTS / "wall-map.png"))
+    assert (RESULTS / "wall.png").stat().st_size > 100_000  # a wall of pictures, not a blank page
+    counters = wall.eval_on_selector_all(".tile .exposure", "es => es.map(e => e.textContent)")
+    assert len(counters) == 16 and all("non-consenting" in c for c in counters)
+
+
+def test_exposure_counters_follow_the_frames(wall: Page) -> None:
+    # The replayed street scenes carry people in their ground truth: within a few seconds
+    # some tile must count people in view.
+    wait_for(wall, "window.wall.tileStats().some(t => t.people > 0)", 15, "people in view")
+    # Badge and frame header agree (refreshed and read in the same JS turn: no frame between).
+    rows = wall.evaluate("""() => [...window.wall.state.tiles.values()].map((tile) => {
+      tile.refresh();
+      return [tile.exposureEl.textContent, tile.stats.exposed, tile.stats.people];
+    })""")
+    assert len(rows) == 16
+    for text, exposed, people in rows:
+        assert 0 <= exposed <= people
+        assert text == f"{exposed} non-consenting / {people}"
+
+
+def test_revocation_blanks_the_tile_within_one_second(stack: WallStack, wall: Page) -> None:
+    cam = next(c for c in stack.live if stack.world.cameras[c].household)
+    household = stack.world.cameras[cam].household
+    token = stack.resident_token(household, "resident-one")
+    wall.evaluate("""(cam) => {
+      window.__revokedAt = null;
+      const tile = document.querySelector(`.tile[data-cam="${cam}"]`);
+      const blank = () => {
+        const c = document.createElement('canvas'); c.width = 32; c.height = 18;
+        const ctx = c.getContext('2d'); ctx.drawImage(tile.querySelector('.picture'), 0, 0, 32, 18);
+        const d = ctx.getImageData(0, 0, 32, 18).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 30) return false;
+        return true;
+      };
+      const check = () => {
+        const hidden = getComputedStyle(tile.querySelector('.picture')).visibility === 'hidden';
+        if (tile.dataset.state === 'revoked' && hidden && blank()) window.__revokedAt = Date.now();
+        else requestAnimationFrame(check);
+      };
+      check();
+    }""", cam)
+    t0 = time.time()
+    assert stack.api("DELETE", f"/api/cameras/{cam}/consent", token) == 200
+    wait_for(wall, "window.__revokedAt !== null", 3, f"{cam} blanked")
+    elapsed = wall.evaluate("window.__revokedAt") / 1000 - t0
+    assert elapsed < 1.0, f"tile blanked {elapsed:.3f} s after the revocation"
+    stops = [e for e in stack.audit("live.stop") if e.subject == cam]
+    assert stops and stops[-1].details["reason"] == "revoked"
+    assert stops[-1].actor == stack.operator
+    # The other tiles keep playing.
+    before = {t["cam"]: t["drawn"] for t in wall.evaluate("window.wall.tileStats()")}
+    wall.wait_for_timeout(1000)
+    after = {t["cam"]: t["drawn"] for t in wall.evaluate("window.wall.tileStats()")}
+    assert all(after[c] > before[c] + 3 for c in stack.live if c != cam)
+    assert after[cam] == before[cam]
+    pytest.revoked = cam  # type: ignore[attr-defined]
+
+
+def test_a_crafted_websocket_subscription_is_refused(stack: WallStack, wall: Page) -> None:
+    targets = [stack.not_live[0], pytest.revoked]  # type: ignore[attr-defined]
+    result = wall.evaluate("""async (cams) => {
+      const token = sessionStorage.getItem('rtcc.token');
+      const ws = new WebSocket(`ws://${location.host}/wall/ws`);
+      ws.binaryType = 'arraybuffer';
+      const got = {text: [], binary: 0};
+      ws.onmessage = (e) => {
+        if (typeof e.data === 'string') got.text.push(JSON.parse(e.data)); else got.binary++;
+      };
+      await new Promise((r) => { ws.onopen = r; });
+      ws.send(JSON.stringify({op: 'auth', token}));
+      for (const cam of cams) ws.send(JSON.stringify({op: 'sub', cam}));
+      // Also a hand-made message that is not even valid.
+      ws.send('{"op":"sub","cam":{"$ne":null}}');
+      await new Promise((r) => setTimeout(r, 1500));
+      ws.close();
+      return got;
+    }""", targets)
+    errors = [m for m in result["text"] if m["op"] == "error"]
+    assert sorted((m.get("cam") or "", m["code"]) for m in errors) == sorted([
+        (targets[0], "not_live"), (targets[1], "not_live"), ("", "bad_request")])
+    assert not [m for m in result["text"] if m["op"] == "sub"]
+    assert result["binary"] == 0
+    refused = [e.subject for e in stack.audit("live.refused")]
+    assert sorted(refused[-2:]) == sorted(targets)
+
+
+def test_whep_focus_view_plays_in_the_browser(stack: WallStack, wall: Page) -> None:
+    cam = next(c for c in stack.live if c != pytest.revoked)  # type: ignore[attr-defined]
+    wall.click(f'.tile[data-cam="{cam}"]')
+    assert wall.locator("#focus").is_visible()
+    wait_for(wall, "(() => { const v = document.querySelector('#focus-video');"
+             " return v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 15; })()",
+             10, "WHEP video frames")
+    width, height, note = wall.evaluate(
+        "[document.querySelector('#focus-video').videoWidth,"
+        " document.querySelector('#focus-video').videoHeight,"
+        " document.querySelector('#focus-note').textContent]")
+    assert (width, height) == (640, 360)
+    assert "WHEP" in note
+    starts = [e for e in stack.audit("live.start") if e.details.get("via") == "whep"]
+    assert [e.subject for e in starts] == [cam]
+    wall.keyboard.press("Escape")
+    assert wall.locator("#focus").is_hidden()
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        stops = [e for e in stack.audit("live.stop") if e.details.get("via") == "whep"]
+        if stops:
+            break
+        time.sleep(0.1)
+    assert [(e.subject, e.details["reason"]) for e in stops] == [(cam, "client")]
+
+
+def test_layouts_from_2x2_to_8x8(wall: Page) -> None:
+    wall.select_option("#grid-size", "2")
+    wait_for(wall, "document.querySelectorAll('.tile').length === 4", 3, "a 2x2 layout")
+    wall.select_option("#grid-size", "8")
+    wait_for(wall, "document.querySelectorAll('.tile').length === 15 && "
+             "window.wall.tileStats().filter(t => t.state === 'live')"
+             ".every(t => t.fps > 3)", 10, "an 8x8 layout of the 15 live cameras")
+    assert wall.evaluate("getComputedStyle(document.querySelector('#grid'))"
+                         ".gridTemplateColumns.split(' ').length") == 8
+    # The 11 tiles the bigger layout added started on the cached GOP: first picture < 1 s.
+    slow = {t["cam"]: t["firstFrameMs"] for t in wall.evaluate("window.wall.tileStats()")
+            if t["state"] == "live" and t["firstFrameMs"] >= 1000}
+    assert not slow, slow
+
+
+def test_mse_fallback_plays(stack: WallStack, browser: BrowserContext) -> None:
+    page = browser.new_page()
+    page.goto(f"{stack.url}/wall/?decoder=mse&grid=2")
+    if page.locator("#login").is_visible():
+        page.fill("#login-user", stack.operator)
+        page.fill("#login-password", OPERATOR_PASSWORD)
+        page.click("#login-submit")
+    wait_for(page, "window.wall && window.wall.ready", 10, "the MSE wall")
+    assert page.evaluate("window.wall.decoder") == "mse"
+    wait_for(page, "window.wall.tileStats().length === 4 && "
+             "window.wall.tileStats().every(t => t.drawn >= 10)", 15, "4 MSE tiles playing")
+    pictures = page.evaluate(PICTURE_STATS, ".tile")
+    assert all(p["std"] >= 4 and p["mean"] >= 8 for p in pictures), pictures
+    lat = page.evaluate("Object.values(window.wall.takeLatencies()).flat()")
+    assert lat and sorted(lat)[len(lat) // 2] < 2000
+    page.close()

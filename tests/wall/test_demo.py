@@ -1,0 +1,97 @@
+"""``rtcc demo`` as a new user runs it: one command, a wall URL and a login that work."""
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from rtcc.wall.protocol import unpack_frame
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rtcc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "rtcc", *args]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_demo_runs_everything_and_stops_by_itself():
+    proc = await asyncio.create_subprocess_exec(
+        *rtcc("demo", "--replay", "--port", "0", "--duration", "30", "--log-level", "warning"),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode()
+            assert line, "".join(out)
+            out.append(line)
+            if "password:" in line:
+                break
+        text = "".join(out)
+        # The world-analysis section comes first, then the wall.
+        assert text.startswith("rtcc demo: the world\n")
+        assert re.search(r"80 households, 49 cameras: 16 live", text), text
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/wall/", text).group(1)
+        user, password = re.search(r"login: (\S+)\s+password: (\S+)", text).groups()
+        async with aiohttp.ClientSession() as http:
+            r = await http.post(f"{url}/api/login",
+                                json={"username": user, "password": password})
+            assert r.status == 200, await r.text()
+            token = (await r.json())["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            cams = (await (await http.get(f"{url}/api/wall/cameras", headers=auth)).json())
+            live = [c["id"] for c in cams["cameras"] if c["live"]]
+            assert len(live) == 16
+            mapdoc = await (await http.get(f"{url}/api/wall/map", headers=auth)).json()
+            assert mapdoc["type"] == "FeatureCollection"
+            page = await (await http.get(f"{url}/wall/")).text()
+            assert "RTCC" in page
+            async with http.ws_connect(f"{url}/wall/ws") as ws:
+                await ws.send_json({"op": "auth", "token": token})
+                for cam in live:
+                    await ws.send_json({"op": "sub", "cam": cam})
+                seen: set[int] = set()
+                indices: set[int] = set()
+                until = time.monotonic() + 15
+                while len(seen) < 16 and time.monotonic() < until:
+                    msg = await ws.receive(timeout=until - time.monotonic())
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        seen.add(unpack_frame(msg.data)[0].camera)
+                    elif msg.type == aiohttp.WSMsgType.TEXT:
+                        doc = json.loads(msg.data)
+                        if doc["op"] == "sub":
+                            indices.add(doc["idx"])
+                assert len(seen) == 16 and seen <= indices  # video from every simulated camera
+        rest = (await asyncio.wait_for(proc.stdout.read(), 60)).decode()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        assert "rtcc demo: stopped" in rest
+        workdir = re.search(r"log (/tmp/rtcc-demo-\w+)/sim\.log", text).group(1)
+        assert not Path(workdir).exists()  # the private state is gone
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--world", "/nonexistent/world.geojson"], "/nonexistent/world.geojson"),
+    (["--phase", "pilot"], "--phase needs --scenario"),
+    (["--scenario", "no-such-scenario"], "no-such-scenario"),
+    (["--size", "641x360"], "even WIDTHxHEIGHT"),
+    (["--cameras", "0"], "expected a number >= 1"),
+])
+def test_bad_input_is_one_precise_line(args, message):
+    proc = subprocess.run(rtcc("demo", *args), cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
