@@ -216,15 +216,19 @@ def _start_sim(demo: DemoWorld, args: argparse.Namespace, log: IO[str]
     deadline = time.monotonic() + SIM_START_TIMEOUT
     assert proc.stdout is not None
     wanted = set(demo.cameras)
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in wanted:
-            urls[parts[0]] = parts[1]
-        elif parts and parts[0] == "metrics":
-            return proc, urls
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            parts = line.split()
+            if len(parts) == 2 and parts[0] in wanted:
+                urls[parts[0]] = parts[1]
+            elif parts and parts[0] == "metrics":
+                return proc, urls
+    except BaseException:  # Ctrl-C or SIGTERM while the cameras start
+        _stop(proc)
+        raise
     _stop(proc)
     raise RtccError(f"the camera simulators did not start (see {log.name})")
 
@@ -309,6 +313,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from rtcc.cli.serve import install_event_loop_policy
     from rtcc.redis_server import redis_urls
 
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # run the clean-up below, as on Ctrl-C
+
+    # SIGTERM while starting up (before the server installs its own handler) must still stop
+    # the simulators and Redis and remove the private directory.
+    previous = signal.signal(signal.SIGTERM, terminate)
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-demo-", dir="/tmp"))
     try:
         _say("rtcc demo: the world")
@@ -357,4 +367,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
 

@@ -2,9 +2,11 @@
 
 A household is *non-consenting* for a stream when it has not opted in to ``live`` itself
 (ARCHITECTURE.md). From a frame's ground truth (the SEI JSON the hub stored in ``meta``) the wall
-counts the people in view and, among them, those whose household is not a live-consenting
-household: residents and visitors of other households, delivery drivers and dog walkers tied to
-non-live households, and passers-by (no household at all, so nobody consented for them).
+counts the people in view and, among them, those who never agreed: only the residents (and
+their dog walkers) of a live-consenting household consented; everyone else is non-consenting,
+including visitors and delivery drivers at a live household (the household consented for itself,
+not for its guests) and passers-by. This is the same rule as the analyzer's
+(:data:`rtcc.exposure.live.HOUSEHOLD_ROLES`), so a tile's counter and the report agree.
 Subjects hidden by a privacy mask are not counted: the operator cannot see them.
 
 Pure: the caller passes a function that says whether a household consents to live now.
@@ -15,6 +17,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+
+CONSENTING_ROLES = frozenset({"resident", "dog_walker"})
+"""Roles that share their household's consent; kept equal to the analyzer's HOUSEHOLD_ROLES."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,8 @@ def count_exposure(meta: bytes | str | None, household_live: Callable[[str], boo
             continue
         people += 1
         household = subject.get("household")
-        if not isinstance(household, str) or not household_live(household):
+        consented = (subject.get("role") in CONSENTING_ROLES and isinstance(household, str)
+                     and household_live(household))
+        if not consented:
             exposed += 1
     return Exposure(people, exposed)

@@ -66,9 +66,7 @@ class Wall:
     async def start(self) -> None:
         if self._own_cache:
             await self.cache.start()
-        else:  # already loaded: index what it holds (its later changes reach us as events)
-            self.consent.index((cid, self.cache.record(cid).household)  # type: ignore[union-attr]
-                               for cid in self.cache.live_cameras() if self.cache.record(cid))
+        # Index every camera's household now; later changes reach us as the cache's events.
         await self.refresh_registry()
         await self.hub.start()
         if self.world_path is not None:

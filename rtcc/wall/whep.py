@@ -129,6 +129,11 @@ class WhepService:
             await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
                                     {"via": "whep", "reason": "bad_offer", "seconds": 0})
             return _error(400, f"cannot answer this offer: {err}")
+        except BaseException:
+            # Whatever failed, the view that was put on record did not happen.
+            await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
+                                    {"via": "whep", "reason": "error", "seconds": 0})
+            raise
         location = f"/wall/whep/{cam}/{session.id}"
         answer = session.pc.localDescription
         return web.Response(status=201, text=answer.sdp, content_type="application/sdp",

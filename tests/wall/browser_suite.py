@@ -26,6 +26,8 @@ from load_tests.wall_stack import (
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
+SHARED: dict[str, str] = {}
+"""What a test leaves for the later ones (the suite runs in file order on one stack)."""
 
 # Luminance statistics of every picture element (canvas, or video in MSE mode), drawn into a
 # small scratch canvas: a decoded street scene has structure, a blank tile has none.
@@ -172,11 +174,11 @@ def test_revocation_blanks_the_tile_within_one_second(stack: WallStack, wall: Pa
     after = {t["cam"]: t["drawn"] for t in wall.evaluate("window.wall.tileStats()")}
     assert all(after[c] > before[c] + 3 for c in stack.live if c != cam)
     assert after[cam] == before[cam]
-    pytest.revoked = cam  # type: ignore[attr-defined]
+    SHARED["revoked"] = cam
 
 
 def test_a_crafted_websocket_subscription_is_refused(stack: WallStack, wall: Page) -> None:
-    targets = [stack.not_live[0], pytest.revoked]  # type: ignore[attr-defined]
+    targets = [stack.not_live[0], SHARED["revoked"]]
     result = wall.evaluate("""async (cams) => {
       const token = sessionStorage.getItem('rtcc.token');
       const ws = new WebSocket(`ws://${location.host}/wall/ws`);
@@ -204,7 +206,7 @@ def test_a_crafted_websocket_subscription_is_refused(stack: WallStack, wall: Pag
 
 
 def test_whep_focus_view_plays_in_the_browser(stack: WallStack, wall: Page) -> None:
-    cam = next(c for c in stack.live if c != pytest.revoked)  # type: ignore[attr-defined]
+    cam = next(c for c in stack.live if c != SHARED["revoked"])
     wall.click(f'.tile[data-cam="{cam}"]')
     assert wall.locator("#focus").is_visible()
     wait_for(wall, "(() => { const v = document.querySelector('#focus-video');"
@@ -234,13 +236,13 @@ def test_layouts_from_2x2_to_8x8(wall: Page) -> None:
     wait_for(wall, "document.querySelectorAll('.tile').length === 4", 3, "a 2x2 layout")
     wall.select_option("#grid-size", "8")
     wait_for(wall, "document.querySelectorAll('.tile').length === 15 && "
-             "window.wall.tileStats().filter(t => t.state === 'live')"
-             ".every(t => t.fps > 3)", 10, "an 8x8 layout of the 15 live cameras")
+             "window.wall.tileStats().every(t => t.state === 'live' && t.fps > 3)", 10,
+             "an 8x8 layout of the 15 live cameras")
     assert wall.evaluate("getComputedStyle(document.querySelector('#grid'))"
                          ".gridTemplateColumns.split(' ').length") == 8
     # The 11 tiles the bigger layout added started on the cached GOP: first picture < 1 s.
     slow = {t["cam"]: t["firstFrameMs"] for t in wall.evaluate("window.wall.tileStats()")
-            if t["state"] == "live" and t["firstFrameMs"] >= 1000}
+            if t["firstFrameMs"] is None or t["firstFrameMs"] >= 1000}
     assert not slow, slow
 
 

@@ -34,7 +34,7 @@ def test_wall_in_headless_chromium(tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=230)
     output = f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     assert proc.returncode == 0, output
-    cases = {c.get("name"): c for c in ET.parse(report).iter("testcase")}
+    cases = {c.get("name", ""): c for c in ET.parse(report).iter("testcase")}
     assert sorted(cases) == sorted(SUITE), output
     failed = [n for n, c in cases.items() if len(c)]  # a failure/error/skip child element
     assert not failed, output

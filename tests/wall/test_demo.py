@@ -16,6 +16,12 @@ from rtcc.wall.protocol import unpack_frame
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def found(pattern: str, text: str) -> tuple[str, ...]:
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in the demo's output:\n{text}"
+    return match.groups()
+
+
 def rtcc(*args: str) -> list[str]:
     return [sys.executable, "-m", "rtcc", *args]
 
@@ -40,8 +46,8 @@ async def test_demo_runs_everything_and_stops_by_itself():
         # The world-analysis section comes first, then the wall.
         assert text.startswith("rtcc demo: the world\n")
         assert re.search(r"80 households, 49 cameras: 16 live", text), text
-        url = re.search(r"(http://127\.0\.0\.1:\d+)/wall/", text).group(1)
-        user, password = re.search(r"login: (\S+)\s+password: (\S+)", text).groups()
+        url = found(r"(http://127\.0\.0\.1:\d+)/wall/", text)[0]
+        user, password = found(r"login: (\S+)\s+password: (\S+)", text)
         async with aiohttp.ClientSession() as http:
             r = await http.post(f"{url}/api/login",
                                 json={"username": user, "password": password})
@@ -74,8 +80,8 @@ async def test_demo_runs_everything_and_stops_by_itself():
         rest = (await asyncio.wait_for(proc.stdout.read(), 60)).decode()
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         assert "rtcc demo: stopped" in rest
-        workdir = re.search(r"log (/tmp/rtcc-demo-\w+)/sim\.log", text).group(1)
-        assert not Path(workdir).exists()  # the private state is gone
+        workdir = Path(found(r"log (/tmp/rtcc-demo-\w+)/sim\.log", text)[0])
+        assert not await asyncio.to_thread(workdir.exists)  # the private state is gone
     finally:
         if proc.returncode is None:
             proc.kill()

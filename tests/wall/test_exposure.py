@@ -11,7 +11,7 @@ def consents(household: str) -> bool:
     return household in LIVE
 
 
-def meta(*subjects: dict) -> bytes:
+def meta(*subjects: object) -> bytes:
     return json.dumps({"cam": "c", "seq": 1, "t": 1, "subjects": list(subjects)}).encode()
 
 
@@ -26,9 +26,11 @@ def test_hand_worked_mix():
         person("hh-other"),                     # another household, not live: exposed
         person(None, role="passer_by"),         # passer-by: nobody consented: exposed
         person("hh-other", masked=True),        # hidden by a privacy mask: not counted at all
-        person("hh-live", role="visitor"),      # visitor of the live household
+        person("hh-live", role="visitor"),      # visitor of the live household: never agreed
+        person("hh-live", role="delivery"),     # delivery to the live household: never agreed
+        person("hh-live", role="dog_walker"),   # dog walker of the live household: consented
     )
-    assert count_exposure(frame, consents) == Exposure(people=4, exposed=2)
+    assert count_exposure(frame, consents) == Exposure(people=6, exposed=4)
 
 
 def test_no_metadata_counts_nobody():

@@ -76,12 +76,14 @@ async def test_control_overtakes_frames_and_get_waits():
     q.offer(frame("a", 0, True))
     q.push_control('{"op":"x"}')
     assert await q.get() == '{"op":"x"}'
-    assert (await q.get()).seq == 0
+    first = await q.get()
+    assert isinstance(first, WallFrame) and first.seq == 0
     waiter = asyncio.ensure_future(q.get())
     await asyncio.sleep(0.01)
     assert not waiter.done()
     q.offer(frame("a", 1, False))
-    assert (await asyncio.wait_for(waiter, 1)).seq == 1
+    got = await asyncio.wait_for(waiter, 1)
+    assert isinstance(got, WallFrame) and got.seq == 1
 
 
 async def test_close_wakes_the_reader_with_none():

@@ -28,7 +28,9 @@ async def whep(redis, wall_client, feeder):
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         peers.append(pc)
         transceiver = pc.addTransceiver("video", direction="recvonly")
-        transceiver.setCodecPreferences([c for c in RTCRtpReceiver.getCapabilities("video").codecs
+        caps = RTCRtpReceiver.getCapabilities("video")
+        assert caps is not None
+        transceiver.setCodecPreferences([c for c in caps.codecs
                                          if c.mimeType in (codecs, "video/rtx")])
         await pc.setLocalDescription(await pc.createOffer())
         return pc, pc.localDescription.sdp

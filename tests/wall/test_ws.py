@@ -10,7 +10,7 @@ import pytest
 
 from rtcc.wall import WALL
 from rtcc.wall import ws as wall_ws
-from rtcc.wall.protocol import unpack_frame
+from rtcc.wall.protocol import FrameHeader, unpack_frame
 from tests.wall.conftest import add_user, audit_events, seed_registry, set_tier
 from tests.wall.wsclient import RawWebSocket
 
@@ -107,7 +107,7 @@ async def test_tiles_start_on_a_keyframe_and_are_audited(setup, redis):
     index = {s["cam"]: s["idx"] for s in subs}
     assert len(set(index.values())) == 2
     got = await page.until_frames(30)
-    first = {}
+    first: dict[int, FrameHeader] = {}
     for h in got:
         first.setdefault(h.camera, h)
     assert set(first) == set(index.values())
