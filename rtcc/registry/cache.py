@@ -45,6 +45,8 @@ from rtcc.registry.events import BUMPING, ConsentEvent
 from rtcc.registry.txn import text, text_map
 
 log = logging.getLogger(__name__)
+_CLOSE_TIMEOUT = 1.0
+"""Seconds to wait for a pub/sub connection to close before giving up on it."""
 
 Callback = Callable[[str, ConsentRecord | None], None]
 _NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
@@ -157,8 +159,11 @@ class ConsentCache:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done, _ = await asyncio.wait({task}, timeout=2 * _CLOSE_TIMEOUT)
+            if not done:
+                log.warning("consent cache: listener did not stop within %.0fs", 2 * _CLOSE_TIMEOUT)
+            elif not task.cancelled() and task.exception() is not None:
+                log.warning("consent cache: listener ended with %r", task.exception())
         if self._own:
             await self._redis.aclose()
 
@@ -186,8 +191,9 @@ class ConsentCache:
                 try:
                     await self._listen(pubsub)
                 finally:
+                    # Bounded: closing a pub/sub whose server vanished can wait on a dead socket.
                     with contextlib.suppress(Exception):
-                        await pubsub.aclose()
+                        await asyncio.wait_for(pubsub.aclose(), _CLOSE_TIMEOUT)
             except _NETWORK_ERRORS as err:
                 self._disconnected(err)
             except Exception as err:  # never let the consent gate's listener die quietly
