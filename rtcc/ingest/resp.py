@@ -24,6 +24,8 @@ import redis.asyncio as aredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from rtcc.errors import ConfigError
+
 Command = tuple[Any, ...] | list[bytes]
 """A tuple of arguments, or a list of byte strings that are the command already RESP-encoded."""
 
@@ -115,7 +117,11 @@ class RespConnection:
     @classmethod
     def like(cls, client: aredis.Redis) -> RespConnection:
         """A connection to the same server, database and credentials as ``client``."""
-        kw = client.connection_pool.connection_kwargs
+        pool = client.connection_pool
+        if "SSL" in pool.connection_class.__name__:
+            raise ConfigError("the hub's live Redis cannot be rediss:// (TLS): its frame writer "
+                              "speaks plain RESP; use a local or unix-socket Redis")
+        kw = pool.connection_kwargs
         return cls(path=kw.get("path"), host=kw.get("host", "127.0.0.1"),
                    port=int(kw.get("port", 6379)), username=kw.get("username"),
                    password=kw.get("password"), db=int(kw.get("db") or 0))

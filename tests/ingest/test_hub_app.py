@@ -75,6 +75,7 @@ async def test_api_metrics_and_sources_file(
     assert "rtcc_hub_redis_write_seconds_count" in text
     assert "rtcc_event_loop_lag_seconds" in text
     assert "process_cpu_seconds_total" in text and "process_resident_memory_bytes" in text
+    await hub.writer.flush()
     assert await redis.xlen(keys.video("cam-1")) >= 5
     assert not await redis.exists(keys.video("cam-2"))
 

@@ -134,6 +134,7 @@ async def test_gop_is_trimmed_to_the_live_window(
         assert await redis.pttl(keys.gop("cam-w")) <= 1000
 
 
+@pytest.mark.slow
 async def test_keep_alives_hold_a_short_session(
     registry: Registry, make_hub: HubFactory, make_fleet: FleetFactory,
 ) -> None:
