@@ -6,7 +6,7 @@
    gaps, ground-truth SEI sequence gaps), and reads the server's CPU time from /proc. The
    client's CPU is its own process's and is not counted. Target: server under one core.
 2. Serving cost per stream against GStreamer's RTSP server (gst-rtsp-server, run with the
-   system python, /work/shared/peers/gst_rtsp_server.py) in the same run, serving the same clip:
+   system python, tests/peers/gst_rtsp_server.py) in the same run, serving the same clip:
    an MP4 written here with PyAV from a rendered world camera. GStreamer's ``/file`` mount runs
    one pipeline per client; ours is measured both as N cameras with one client each (N streams,
    the like-for-like case) and as one camera with N clients (fan-out). Per-stream CPU ratio =
@@ -40,7 +40,7 @@ from rtcc.media.rtp import H264Depacketizer
 from rtcc.media.sdp import parse_sdp, resolve_control
 from rtcc.media.sei import find_ground_truth
 
-GST_SERVER = Path("/work/shared/peers/gst_rtsp_server.py")
+GST_SERVER = Path(__file__).resolve().parents[1] / "tests" / "peers" / "gst_rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -1,5 +1,5 @@
 """Ingest from a reference RTSP server nobody here wrote: GStreamer's gst-rtsp-server
-(/work/shared/peers/gst_rtsp_server.py, run with the system Python that has python3-gi).
+(tests/peers/gst_rtsp_server.py, run with the system Python that has python3-gi).
 
 Its stream has no ground-truth SEI, so capture times come from its RTCP sender reports.
 """
@@ -24,7 +24,7 @@ from rtcc.media.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_type, split_annexb
 from rtcc.registry.store import Registry
 from tests.ingest.conftest import HubFactory, register, wait_for
 
-PEER = Path("/work/shared/peers/gst_rtsp_server.py")
+PEER = Path(__file__).resolve().parents[1] / "peers" / "gst_rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
