@@ -145,7 +145,8 @@ async def test_revocation_closes_delivery_within_one_second(hub, feeder, redis):
 async def test_exposure_counts_follow_household_consent(hub, feeder, redis):
     people = (
         Subject("r1", "hh-a", "resident", 2.0, "identify", (1, 1, 5, 9), False),  # cam-a live
-        Subject("v1", "hh-b", "visitor", 4.0, "recognise", (1, 1, 5, 9), False),  # cam-b live
+        Subject("r2", "hh-b", "resident", 4.0, "recognise", (1, 1, 5, 9), False),  # cam-b live
+        Subject("v1", "hh-a", "visitor", 4.0, "recognise", (1, 1, 5, 9), False),  # never agreed
         Subject("d1", "hh-d", "dog_walker", 9.0, "observe", (1, 1, 5, 9), False),  # seed live
         Subject("n1", "hh-e", "resident", 9.0, "observe", (1, 1, 5, 9), False),  # seed none
         Subject("p1", None, "passer_by", 12.0, "detect", (1, 1, 5, 9), False),
@@ -156,8 +157,9 @@ async def test_exposure_counts_follow_household_consent(hub, feeder, redis):
     await hub.subscribe("cam-a", q, closer([]))
     frame = (await frames_of(q, 2))[-1]
     header, _ = unpack_frame(frame.wire)
-    assert (header.people, header.exposed) == (5, 2)  # hh-e resident and the passer-by
+    # The visitor of the live household, the hh-e resident and the passer-by never agreed.
+    assert (header.people, header.exposed) == (6, 3)
     await set_tier(redis, "cam-b", "registry")  # hh-b no longer consents to live
     await asyncio.sleep(0.3)
     later = (await frames_of(q, 2))[-1]
-    assert (later.people, later.exposed) == (5, 3)
+    assert (later.people, later.exposed) == (6, 4)
