@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from rtcc.cli.argtypes import positive_int, seconds
 from rtcc.config import Settings
 from rtcc.errors import ConfigError, RtccError
 
@@ -54,24 +55,6 @@ the wall shows people (the built-in rates are an ordinary street at its real, qu
 SIM_START_TIMEOUT = 120.0
 
 
-def _positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {raw}")
-    return value
-
-
-def _seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {raw!r}") from None
-    if not 0 < value < 1e9:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {raw}")
-    return value
 
 
 def _size(raw: str) -> str:
@@ -97,11 +80,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     src.add_argument("--world", metavar="FILE", help="a world file (GeoJSON) instead of a "
                      "synthetic neighbourhood")
     p.add_argument("--phase", metavar="NAME", help="the scenario's phase (default: its first)")
-    p.add_argument("--households", metavar="N", type=_positive_int, default=80,
+    p.add_argument("--households", metavar="N", type=positive_int, default=80,
                    help="households of the synthetic neighbourhood (default 80)")
     p.add_argument("--seed", metavar="S", type=int, default=7,
                    help="seed of the synthetic neighbourhood and its people (default 7)")
-    p.add_argument("--cameras", metavar="N", type=_positive_int,
+    p.add_argument("--cameras", metavar="N", type=positive_int,
                    help=f"cameras to simulate, live ones first (default: every live camera, "
                    f"at most {MAX_CAMERAS})")
     p.add_argument("--replay", action="store_true",
@@ -116,7 +99,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="HTTP port of the wall, 0 picks a free one [RTCC_PORT, default 8080]")
     p.add_argument("--user", metavar="NAME", default="operator",
                    help="name of the operator login to create (default operator)")
-    p.add_argument("--duration", metavar="S", type=_seconds, help="stop after S seconds")
+    p.add_argument("--duration", metavar="S", type=seconds, help="stop after S seconds")
     p.set_defaults(handler=run)
 
 

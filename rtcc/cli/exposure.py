@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rtcc.cli.argtypes import positive_int
 from rtcc.config import Settings
 from rtcc.errors import ConfigError
 
@@ -46,15 +47,6 @@ def _min_area(raw: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a finite area >= 0 m², got {raw!r}")
     return value
 
-
-def _positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {raw!r}")
-    return value
 
 
 def _rate(raw: str) -> float:
@@ -104,7 +96,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     cf = p.add_argument_group("counterfactuals")
     cf.add_argument("--counterfactuals", action="store_true",
                     help="add what-ifs: Ring-style masks, a resolution cap, request-only access")
-    cf.add_argument("--cap-width", metavar="PX", type=_positive_int, default=640,
+    cf.add_argument("--cap-width", metavar="PX", type=positive_int, default=640,
                     help="resolution cap for the what-if [default: 640]")
     cf.add_argument("--approval-rate", metavar="P", type=_rate, default=0.5,
                     help="assumed share of owners approving a request [default: 0.5]")
@@ -112,11 +104,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     sw.add_argument("--sweep", action="store_true", help="sweep opt-in rates x seeds")
     sw.add_argument("--rates", default="0:1:21", metavar="SPEC",
                     help="START:STOP:COUNT or a comma list [default: 0:1:21]")
-    sw.add_argument("--seeds", type=_positive_int, default=10, metavar="N",
+    sw.add_argument("--seeds", type=positive_int, default=10, metavar="N",
                     help="seeds 0..N-1 [default: 10]")
-    sw.add_argument("--households", type=_positive_int, metavar="N",
+    sw.add_argument("--households", type=positive_int, metavar="N",
                     help="synthesize a world of N households per seed instead of WORLD")
-    sw.add_argument("--workers", type=_positive_int, metavar="N",
+    sw.add_argument("--workers", type=positive_int, metavar="N",
                     help="worker processes [default: one per core]")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     lv = p.add_argument_group("live analysis")

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rtcc.cli.exposure import _positive_int, add_consent_flags, load_consent, write_output
+from rtcc.cli.argtypes import positive_int
+from rtcc.cli.exposure import add_consent_flags, load_consent, write_output
 from rtcc.config import Settings
 from rtcc.errors import ConfigError
 
@@ -49,9 +50,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--title", help="the report's title")
     p.add_argument("--no-sweep", action="store_true", help="leave out the opt-in sweep")
     p.add_argument("--rates", metavar="SPEC", help="sweep rates [default: scenario or 0:1:21]")
-    p.add_argument("--seeds", type=_positive_int, metavar="N",
+    p.add_argument("--seeds", type=positive_int, metavar="N",
                    help="sweep seeds [default: scenario or 10]")
-    p.add_argument("--workers", type=_positive_int, metavar="N", help="sweep worker processes")
+    p.add_argument("--workers", type=positive_int, metavar="N", help="sweep worker processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--live", action="store_true",
                    help="add live person-time from the analyzer's totals in the live Redis")

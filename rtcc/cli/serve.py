@@ -9,6 +9,7 @@ import logging
 import signal
 from typing import Any
 
+from rtcc.cli.argtypes import positive_float
 from rtcc.config import Settings
 
 log = logging.getLogger(__name__)
@@ -30,23 +31,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                      "token?, transport?}; default: the registry's cameras that have a source")
     hub.add_argument("--rtsp-transport", choices=("tcp", "udp"),
                      help="default RTSP transport for cameras that do not say (default tcp)")
-    hub.add_argument("--reconnect-rate", metavar="N", type=_positive_float,
+    hub.add_argument("--reconnect-rate", metavar="N", type=positive_float,
                      help="global reconnect budget: connection attempts per second (default 50)")
-    hub.add_argument("--reconnect-burst", metavar="N", type=_positive_float,
+    hub.add_argument("--reconnect-burst", metavar="N", type=positive_float,
                      help="global reconnect budget: attempts allowed at once (default 100)")
-    hub.add_argument("--silence-timeout", metavar="SECONDS", type=_positive_float,
+    hub.add_argument("--silence-timeout", metavar="SECONDS", type=positive_float,
                      help="restart a camera that sent no RTP for this long (default 10)")
     p.set_defaults(handler=run)
 
-
-def _positive_float(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {raw!r}")
-    return value
 
 
 def hub_config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from rtcc.cli.argtypes import positive_int
 from rtcc.config import Settings
 from rtcc.errors import ConfigError, RtccError
 
@@ -20,15 +21,6 @@ def _rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number within 0..1, got {text!r}")
     return value
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
-    return value
 
 
 def _lonlat(text: str) -> tuple[float, float]:
@@ -51,7 +43,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         description="Write a deterministic synthetic neighbourhood: street grid, "
                         "parcels, houses, doorbell/floodlight/business/city cameras and consent "
                         "tiers. The same arguments always give the same bytes.")
-    s.add_argument("--households", type=_positive_int, default=100, metavar="N",
+    s.add_argument("--households", type=positive_int, default=100, metavar="N",
                    help="number of households (default 100)")
     s.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
     s.add_argument("-o", "--output", required=True, metavar="FILE",
@@ -67,7 +59,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     s.add_argument("--registry-rate", type=_rate, default=0.30, metavar="R",
                    help="share of camera owners registered, nothing shared (default 0.30); "
                    "the rest are 'none'")
-    s.add_argument("--stream-width", type=_positive_int, default=None, metavar="PX",
+    s.add_argument("--stream-width", type=positive_int, default=None, metavar="PX",
                    help="cap the width of doorbell/floodlight streams the RTCC receives, e.g. "
                    "640 (default: native resolution)")
     s.add_argument("--origin", type=_lonlat, default=None, metavar="LON,LAT",
@@ -92,7 +84,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     m.add_argument("--views", choices=("all", "live", "none"), default="all",
                    help="which cameras' visibility polygons to draw (default all)")
     m.add_argument("--title", default=None, help="title instead of the summary line")
-    m.add_argument("--dpi", type=_positive_int, default=150, help="resolution (default 150)")
+    m.add_argument("--dpi", type=positive_int, default=150, help="resolution (default 150)")
     m.set_defaults(handler=run_show)
 
 
