@@ -65,7 +65,9 @@ async def test_ingest_from_gstreamer_over_tcp_and_udp(
     hub = await make_hub()
     hub.add_source(Source("gst-tcp", url=url, transport="tcp"))
     tcp = hub.workers["gst-tcp"]
-    await wait_for(lambda: tcp.status.state == "live", timeout=10, what="TCP client playing")
+    # Generous: on a fresh machine GStreamer's first pipeline (x264enc) takes seconds to preroll
+    # and the hub's first attempt may time out and back off before the server answers.
+    await wait_for(lambda: tcp.status.state == "live", timeout=45, what="TCP client playing")
     # Clients joining gst-rtsp-server's shared mount at the same instant have crashed it:
     # the second one starts after the first plays.
     await asyncio.sleep(0.2)
