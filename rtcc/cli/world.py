@@ -115,6 +115,7 @@ def run_synth(args: argparse.Namespace, settings: Settings) -> int:
 
 def _write(path: Path, data: bytes) -> None:
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
@@ -141,6 +142,7 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
 
     world = load_world(args.file)
     try:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         render_map(world, args.output, show_views=args.views, title=args.title, dpi=args.dpi)
     except OSError as err:
         raise RtccError(f"cannot write {args.output}: {err.strerror or err}") from err
