@@ -135,9 +135,17 @@ def test_check_bad_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_show_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "w.geojson"
     src.write_bytes(encode(mutate()))
-    code = main(["world", "show", str(src), "-o", str(tmp_path / "no" / "such" / "m.png")])
+    code = main(["world", "show", str(src), "-o", str(src / "under-a-file" / "m.png")])
     assert code == 1
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_show_creates_the_output_directory(tmp_path: Path) -> None:
+    src = tmp_path / "w.geojson"
+    src.write_bytes(encode(mutate()))
+    out = tmp_path / "new" / "dir" / "m.png"
+    assert main(["world", "show", str(src), "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
 
 
 def test_real_subprocess_exit_status_and_no_traceback(tmp_path: Path) -> None:
