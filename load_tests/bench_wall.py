@@ -173,7 +173,7 @@ async def _viewers(url: str, token: str, cams: list[str], mode: str, sessions: i
             await http.delete(f"{url}{location}", headers={"Authorization": f"Bearer {token}"})
         await pc.close()
 
-    from rtcc.ingest.ice import restrict_host_candidates
+    from rtcc.ice import restrict_host_candidates
 
     restrict_host_candidates()
     if mode == "ws":

@@ -66,7 +66,7 @@ async def _aiortc_decode(port: int) -> int:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError
 
-    from rtcc.ingest.ice import restrict_host_candidates
+    from rtcc.ice import restrict_host_candidates
 
     restrict_host_candidates()
     frames = 0

@@ -12,7 +12,7 @@ endpoint is down, refuses, or the peer connection fails later, the publisher ret
 jittered exponential backoff (0.5 s doubling to 30 s, each wait drawn from [d/2, d]), resetting
 after 30 s of stable connection; only the first failure of a streak is logged as a warning.
 
-ICE stays on loopback (:mod:`simulators.loopback_ice`) and no STUN server is configured.
+ICE stays on loopback (:mod:`rtcc.ice`) and no STUN server is configured.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from aiortc import (
 )
 
 from rtcc.errors import ProtocolError
+from rtcc.ice import restrict_host_candidates
 from rtcc.logs import redact_url
 from rtcc.media.h264 import join_annexb
 from simulators.feed import CameraFeed
-from simulators.loopback_ice import use_loopback_candidates
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class WhipPublisher:
         backoff_first: float = BACKOFF_FIRST,
         backoff_max: float = BACKOFF_MAX,
     ) -> None:
-        use_loopback_candidates()
+        restrict_host_candidates()
         self.url = url
         self.feed = feed
         self._token = token

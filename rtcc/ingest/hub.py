@@ -29,8 +29,8 @@ from redis.exceptions import RedisError
 
 from rtcc import metrics as metrics_mod
 from rtcc.channels import ChannelWriter
+from rtcc.ice import restrict_host_candidates
 from rtcc.ingest.gate import ConsentGate, ConsentLookup
-from rtcc.ingest.ice import restrict_host_candidates
 from rtcc.ingest.rtsp_client import RtspClient, RtspConfig
 from rtcc.ingest.sink import FrameSink
 from rtcc.ingest.sources import Source, load_registry_sources, load_sources_file

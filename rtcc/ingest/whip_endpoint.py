@@ -5,7 +5,7 @@ token answers ``201 Created`` with the SDP answer and ``Location: /whip/{cam}/{s
 ``DELETE`` on that location ends the session; ``PATCH`` (trickle ICE) is not supported (405), so
 publishers send complete offers, as RFC 9725 allows. Only H.264 is accepted: an offer without it
 gets ``406`` and a message saying so (the hub never transcodes). ICE uses no STUN/TURN servers
-(``iceServers=[]``) and host candidates on 127.0.0.1 (:mod:`rtcc.ingest.ice`). Received video is
+(``iceServers=[]``) and host candidates on 127.0.0.1 (:mod:`rtcc.ice`). Received video is
 not decoded (:mod:`rtcc.ingest.passthrough`): each access unit goes to the camera's FrameSink on
 the event loop.
 

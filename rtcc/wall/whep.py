@@ -26,7 +26,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.exceptions import InvalidAccessError, OperationError
 
 from rtcc.errors import AuthError, ConsentError
-from rtcc.ingest.ice import restrict_host_candidates
+from rtcc.ice import restrict_host_candidates
 from rtcc.wall.access import (
     EVENT_VIEW_REFUSED,
     EVENT_VIEW_START,

@@ -19,8 +19,8 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from rtcc.ice import candidates_restricted, restrict_host_candidates
 from simulators.feed import CameraFeed
-from simulators.loopback_ice import loopback_candidates_active, use_loopback_candidates
 from simulators.whip_publisher import WhipPublisher
 from tests.sim.conftest import SMALL, read_barcode
 
@@ -94,7 +94,7 @@ class WhipEndpoint:
         return web.Response(status=200)
 
     async def start(self, port: int = 0) -> None:
-        use_loopback_candidates()
+        restrict_host_candidates()
         app = web.Application()
         app.router.add_post("/whip/{camera}", self._post)
         app.router.add_delete("/whip/resource/{rid}", self._delete)
@@ -137,8 +137,8 @@ async def _until(predicate, within: float) -> None:  # type: ignore[no-untyped-d
 def test_ice_is_restricted_to_loopback() -> None:
     import aioice.ice
 
-    use_loopback_candidates()
-    assert loopback_candidates_active()
+    restrict_host_candidates()
+    assert candidates_restricted()
     assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
 
 

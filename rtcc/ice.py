@@ -35,3 +35,8 @@ def restrict_host_candidates(addresses: Sequence[str] = ("127.0.0.1",)) -> None:
         aioice.ice.get_host_addresses = _host_addresses
         _installed = True
         log.debug("ICE host candidates restricted to %s", ", ".join(_allowed))
+
+
+def candidates_restricted() -> bool:
+    """True when this process's ICE host candidates are restricted (for tests and asserts)."""
+    return aioice.ice.get_host_addresses is _host_addresses
