@@ -41,6 +41,10 @@ from simulators.whip_publisher import WhipPublisher
 log = logging.getLogger(__name__)
 
 SLOT_SECONDS = 0.005
+#: How far the frame clock may fall behind (the process got no CPU for a while) before it gives
+#: up on the missed frames: up to this lag every camera still sends every frame, late, the way a
+#: real camera drains its send buffer; beyond it the missed cycles are skipped and counted.
+MAX_CATCH_UP_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +251,7 @@ class Fleet:
         cycle = 0
         while True:
             behind = loop.time() - (t0_loop + cycle * interval)
-            if behind > interval:
+            if behind > MAX_CATCH_UP_SECONDS:
                 skip = int(behind // interval)
                 cycle += skip
                 self.cycles_skipped += skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -97,3 +98,19 @@ async def test_replay_fleet_serves_cameras_from_one_template(make_fleet) -> None
     idle = fleet.cameras["cam-1"].replay
     assert idle is not None and idle.seq >= 10
     assert fleet.cameras["cam-1"].feed.frames_published == 0
+
+
+async def test_frame_clock_catches_up_after_a_stall_and_skips_beyond_a_second(make_fleet) -> None:
+    fleet = await make_fleet(2, replay=True, replay_templates=1)
+    cam = fleet.cameras["cam-0"].replay
+    assert cam is not None
+    await asyncio.sleep(0.35)
+    seq0, t0 = cam.seq, time.monotonic()
+    time.sleep(0.6)  # noqa: ASYNC251 -- the process gets no CPU for six frame intervals: every frame still goes
+    await asyncio.sleep(0.35)
+    sent, elapsed = cam.seq - seq0, time.monotonic() - t0
+    assert fleet.cycles_skipped == 0
+    assert abs(sent - elapsed * 10) <= 2, (sent, elapsed)
+    time.sleep(1.5)  # noqa: ASYNC251 -- beyond MAX_CATCH_UP_SECONDS: the missed beats are given up and counted
+    await asyncio.sleep(0.25)
+    assert fleet.cycles_skipped >= 5
