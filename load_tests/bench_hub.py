@@ -30,201 +30,21 @@ section "Ingest hub".
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import re
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis as sync_redis
-
-from rtcc import keys
-from rtcc.redis_server import LIVE, EmbeddedRedis
-
-RTCC = [sys.executable, "-m", "rtcc"]
-CLK = os.sysconf("SC_CLK_TCK")
-WHIP_TOKEN = "bench-token"
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, seconds (0 once it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Child:
-    """A benchmark process with its stdout readable line by line and stderr in a log file."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logdir: Path) -> None:
-        self.name = name
-        self.log = open(logdir / f"{name}-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=self.log,
-                                     stdin=subprocess.DEVNULL, text=True)
-
-    def line(self, prefix: str, timeout: float = 120.0) -> str:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line.startswith(prefix):
-                return line.strip()
-            if not line and self.proc.poll() is not None:
-                break
-        self.log.seek(0)
-        raise RuntimeError(f"{self.name}: no {prefix!r} line; log tail: {self.log.read()[-1500:]}")
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
-
-    def stop(self, sig: int = signal.SIGTERM) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rest = self.proc.stdout.read() if self.proc.stdout is not None else ""
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.log.close()
-        return rest
-
-
-@dataclass
-class Env:
-    tmp: Path
-    redis: EmbeddedRedis
-    client: sync_redis.Redis
-    env: dict[str, str]
-    world: Path
-    size: str
-    fps: float
-    children: list[Child] = field(default_factory=list)
-
-    def spawn(self, name: str, args: list[str]) -> Child:
-        child = Child(name, args, self.env, self.tmp)
-        self.children.append(child)
-        return child
-
-    def sim(self, count: int, whip: str | None = None, name: str = "sim"
-            ) -> tuple[Child, dict[str, str]]:
-        args = [*RTCC, "sim", "--world", str(self.world), "--replay", "--count", str(count),
-                "--size", self.size, "--fps", str(self.fps), "--rtsp-port", str(free_port()),
-                "--metrics-port", "0"]
-        if whip:
-            args += ["--whip", whip, "--whip-token", WHIP_TOKEN]
-        sim = self.spawn(name, args)
-        urls: dict[str, str] = {}
-        while True:
-            line = sim.line("")
-            if line.startswith("metrics"):
-                return sim, urls
-            cam, url = line.split()
-            urls[cam] = url
-
-    def hub(self, cams: dict[str, str], whip: bool = False, full: bool = False
-            ) -> tuple[Child, int]:
-        """The hub alone (load_tests.hub_only), or with ``full`` all of ``rtcc serve``."""
-        sources = self.tmp / f"sources-{time.monotonic_ns()}.json"
-        entries = [{"id": c, "whip": True, "token": WHIP_TOKEN} if whip else {"id": c, "url": u}
-                   for c, u in cams.items()]
-        sources.write_text(json.dumps(entries))
-        port = free_port()
-        if full:
-            hub = self.spawn("hub", [*RTCC, "serve", "--port", str(port), "--sources",
-                                     str(sources), "--reconnect-rate", "1000",
-                                     "--reconnect-burst", "1000"])
-            hub.line("rtcc serve: listening")
-        else:
-            hub = self.spawn("hub", [sys.executable, "-m", "load_tests.hub_only", "--port",
-                                     str(port), "--sources", str(sources)])
-            hub.line("hub-only: listening")
-        return hub, port
-
-
-def wait_live(client: sync_redis.Redis, cams: list[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pipe = client.pipeline(transaction=False)
-        for cam in cams:
-            pipe.hget(keys.camera_state(cam), "state")
-        states = pipe.execute()
-        if all(s == b"live" for s in states):
-            return
-        time.sleep(0.5)
-    live = sum(1 for s in states if s == b"live")
-    raise RuntimeError(f"only {live} of {len(cams)} cameras live after {timeout:g}s")
-
-
-def scrape(port: int) -> dict[str, float]:
-    """Sums of the hub's drop counter by reason, and its event-loop lag."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for m in re.finditer(r'^rtcc_hub_frames_dropped_total\{camera="[^"]*",reason="([^"]+)"\} '
-                         r'([0-9.e+]+)$', text, re.M):
-        out[f"drop_{m.group(1)}"] = out.get(f"drop_{m.group(1)}", 0.0) + float(m.group(2))
-    lag = re.search(r"^rtcc_event_loop_lag_seconds ([0-9.e+-]+)$", text, re.M)
-    out["loop_lag"] = float(lag.group(1)) if lag else float("nan")
-    return out
-
-
-def delivered(client: sync_redis.Redis, t0_ms: int, t1_ms: int) -> dict[str, Any]:
-    """Frames in rtcc:meta:frames between t0 and t1: count, per-camera gaps, latency."""
-    by_cam: dict[bytes, list[int]] = {}
-    lat_ms: list[float] = []
-    arrive_ms: list[float] = []  # camera -> hub (ta - t)
-    hub_ms: list[float] = []  # hub arrival -> Redis (entry id - ta)
-    start = f"{t0_ms}-0"
-    while True:
-        rows: Any = client.xrange(keys.FRAME_META, min=start, max=f"{t1_ms}-0", count=20000)
-        for entry_id, f in rows:
-            ms = int(entry_id.split(b"-")[0])
-            by_cam.setdefault(f[b"cam"], []).append(int(f[b"seq"]))
-            lat_ms.append(ms - int(f[b"t"]) / 1000)
-            arrive_ms.append((int(f[b"ta"]) - int(f[b"t"])) / 1000)
-            hub_ms.append(ms - int(f[b"ta"]) / 1000)
-        if len(rows) < 20000:
-            break
-        start = "(" + rows[-1][0].decode()
-    gaps = 0
-    for seqs in by_cam.values():
-        seqs.sort()
-        gaps += sum(b - a - 1 for a, b in zip(seqs, seqs[1:], strict=False) if b > a + 1)
-    for values in (lat_ms, arrive_ms, hub_ms):
-        values.sort()
-
-    def pct(values: list[float], p: float) -> float:
-        return values[min(len(values) - 1, int(p * len(values)))] if values else float("nan")
-
-    return {"frames": len(lat_ms), "cameras_seen": len(by_cam), "gaps": gaps,
-            "p50_ms": pct(lat_ms, 0.50), "p99_ms": pct(lat_ms, 0.99),
-            "max_ms": lat_ms[-1] if lat_ms else 0,
-            "arrive_p99_ms": pct(arrive_ms, 0.99), "hub_p99_ms": pct(hub_ms, 0.99)}
+from load_tests.baselines import run_baselines
+from load_tests.measure import delivered, scrape, wait_live
+from load_tests.procs import Child, cpu_seconds, free_port
+from load_tests.stack import Env, environment
 
 
 def measure(children: list[Child], window: float) -> dict[str, float]:
@@ -259,50 +79,6 @@ def run_rtsp(e: Env, n: int, window: float, warmup: float, full: bool = False
             "load1": os.getloadavg()[0], **stats,
             "us_per_frame": cpu["hub"] * window / max(1, stats["frames"]) * 1e6,
             **{k: v for k, v in drops.items() if v}}
-
-
-def run_baselines(e: Env, n: int, window: float, warmup: float) -> dict[str, Any]:
-    """The hub, ffmpeg (one process per camera) and PyAV (one thread per camera) pull the same
-    N cameras at the same time, so all three are measured over one window under one load."""
-    sim, urls = e.sim(n)
-    out: dict[str, Any] = {"kind": "baseline", "n": n}
-    try:
-        hub, port = e.hub(urls)
-        ffmpegs = [e.spawn(f"ffmpeg{i}", ["ffmpeg", "-nostdin", "-loglevel", "error",
-                                           "-rtsp_transport", "tcp", "-i", url, "-c", "copy",
-                                           "-f", "null", "-"])
-                   for i, url in enumerate(urls.values())]
-        pyav = e.spawn("pyav", [sys.executable, "-m", "load_tests.hub_baselines", "pyav",
-                                *urls.values()])
-        pyav.line("READY")
-        wait_live(e.client, list(urls), 60 + n / 20)
-        time.sleep(warmup + 2)
-        out["ffmpeg_alive"] = sum(1 for f in ffmpegs if f.proc.poll() is None)
-        before = {"hub": hub.cpu(), "pyav": pyav.cpu(), "sim": sim.cpu(),
-                  "ffmpeg": sum(f.cpu() for f in ffmpegs)}
-        m0 = scrape(port)
-        t0 = int(time.time() * 1000)
-        time.sleep(window)
-        t1 = int(time.time() * 1000)
-        after = {"hub": hub.cpu(), "pyav": pyav.cpu(), "sim": sim.cpu(),
-                 "ffmpeg": sum(f.cpu() for f in ffmpegs)}
-        m1 = scrape(port)
-        for name in before:
-            out[f"{name}_cores"] = (after[name] - before[name]) / window
-        out["load1"] = os.getloadavg()[0]
-        out["hub_dropped"] = sum(m1[k] - m0.get(k, 0.0) for k in m1 if k.startswith("drop_"))
-        stats = delivered(e.client, t0, t1)
-        out.update({f"hub_{k}": v for k, v in stats.items()})
-        for f in ffmpegs:
-            f.stop()
-        got = re.search(r"FRAMES (\d+)", pyav.stop())
-        out["pyav_frames"] = int(got.group(1)) if got else 0
-        hub.stop(signal.SIGINT)
-    finally:
-        sim.stop()
-    out["hub_vs_ffmpeg"] = out["hub_cores"] / out["ffmpeg_cores"]
-    out["hub_vs_pyav"] = out["hub_cores"] / out["pyav_cores"]
-    return out
 
 
 def run_whip(e: Env, n: int, window: float, warmup: float) -> dict[str, Any]:
@@ -340,34 +116,6 @@ def run_whip(e: Env, n: int, window: float, warmup: float) -> dict[str, Any]:
     out["decoded_frames"] = int(got.group(1)) if got else 0
     out["passthrough_vs_decode"] = out["hub_cores"] / out["decoder_cores"]
     return out
-
-
-@contextlib.contextmanager
-def environment(max_cameras: int, size: str, fps: float) -> Iterator[Env]:
-    tmp = Path(tempfile.mkdtemp(prefix="rtcc-bh-", dir="/tmp"))
-    redis = EmbeddedRedis(LIVE, tmp / "data", tmp / "run")
-    redis.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RTCC_")}
-    env.update(RTCC_REDIS_URL=redis.url, RTCC_LIVE_REDIS_URL=redis.url,
-               RTCC_DATA_DIR=str(tmp / "data"), RTCC_RUN_DIR=str(tmp / "run"),
-               RTCC_LOG_LEVEL="warning")
-    world = tmp / "world.geojson"
-    subprocess.run([*RTCC, "world", "synth", "--households", str(max_cameras),
-                    "--camera-rate", "1", "--floodlight-rate", "0", "--live-rate", "1",
-                    "--request-rate", "0", "--registry-rate", "0", "-o", str(world)],
-                   env=env, check=True, capture_output=True)
-    subprocess.run([*RTCC, "registry", "import", str(world)], env=env, check=True,
-                   capture_output=True)
-    e = Env(tmp, redis, sync_redis.Redis.from_url(redis.url), env, world, size, fps)
-    try:
-        yield e
-    finally:
-        for child in e.children:
-            if child.proc.poll() is None:
-                child.stop(signal.SIGKILL)
-        e.client.close()
-        redis.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:

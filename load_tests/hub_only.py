@@ -1,6 +1,7 @@
 """The ingest hub alone in one process, for load_tests.bench_hub:
 
     python -m load_tests.hub_only --sources FILE [--port 0] [--reconnect-rate 1000]
+                                  [--reconnect-burst N]
 
 ``rtcc serve`` also runs the registry API and service, the wall and the live exposure analyzer
 (which reads every delivered frame's metadata back from Redis); this process runs only what the
@@ -64,12 +65,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--reconnect-rate", type=float, default=1000.0)
+    parser.add_argument("--reconnect-rate", type=float, default=1000.0,
+                        help="global reconnect budget, attempts per second (a benchmark "
+                        "default: the hub's own is 50)")
+    parser.add_argument("--reconnect-burst", type=float, default=None,
+                        help="attempts allowed at once (default: the rate)")
     args = parser.parse_args()
     settings = Settings.load()
     config = dataclasses.replace(hub.HubConfig(), sources_file=args.sources,
                                  reconnect_rate=args.reconnect_rate,
-                                 reconnect_burst=args.reconnect_rate)
+                                 reconnect_burst=args.reconnect_burst or args.reconnect_rate)
     install_event_loop_policy()
     with redis_urls(settings) as urls:
         asyncio.run(run(settings, urls, config, args.port))

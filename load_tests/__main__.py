@@ -1,0 +1,138 @@
+"""``python -m load_tests ramp|soak|faults``: the whole pipeline under load, with baselines,
+faults and plots. See docs/load-tests.md.
+
+    python -m load_tests ramp   [--cameras 300 --step 50 --hold 10] [--protocol rtsp|whip|mix]
+                                [--viewers V] [--baseline N] [--slo-fps 9.5 --slo-loss 0.001
+                                --slo-p99-ms 100] [--out DIR]
+    python -m load_tests soak   [--cameras 100 --duration 600 --sample 10]
+    python -m load_tests faults [--cameras 100 --down 10]
+
+Starts its own Redis, hub and replay-mode simulators on loopback, or measures running services
+(``--redis-url`` with ``--hub-url``/``--sim-url``). Writes results.json, summary.md and PNG
+plots to ``--out`` (default ``results/load/<timestamp>-<mode>/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from load_tests import results
+from load_tests.config import PROTOCOLS, LoadConfig, Slo
+from load_tests.progress import Progress
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m load_tests",
+                                description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=("ramp", "soak", "faults"))
+    p.add_argument("--cameras", type=int, default=None,
+                   help="largest camera count (ramp, default 300) or the load (soak/faults, "
+                   "default 100)")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="rtsp")
+    p.add_argument("--step", type=int, default=None, help="ramp step (default 50)")
+    p.add_argument("--hold", type=float, default=10.0, help="seconds measured per step")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds before each measurement")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="ramp: hold windows per step; the step reports the median-p99 one")
+    p.add_argument("--duration", type=float, default=300.0, help="soak: seconds of load")
+    p.add_argument("--sample", type=float, default=10.0, help="soak: seconds per window")
+    p.add_argument("--viewers", type=int, default=0,
+                   help="wall viewers (WebSocket pages); runs all of rtcc serve")
+    p.add_argument("--full", action="store_true", help="run all of rtcc serve, not the hub alone")
+    p.add_argument("--baseline", type=int, default=None,
+                   help="cameras for ffmpeg/PyAV/redis-benchmark (default min(50, max step); "
+                   "0: skip)")
+    p.add_argument("--bench-requests", type=int, default=200_000,
+                   help="XADDs per redis-benchmark run")
+    p.add_argument("--size", default="640x360")
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--templates", type=int, default=4, help="replay templates per simulator")
+    p.add_argument("--kill-fraction", type=float, default=0.3, help="faults: share killed")
+    p.add_argument("--down", type=float, default=10.0, help="faults: seconds cameras stay down")
+    p.add_argument("--recover-timeout", type=float, default=120.0)
+    p.add_argument("--reconnect-rate", type=float, default=50.0,
+                   help="faults: the hub's reconnect budget (attempts/s)")
+    p.add_argument("--reconnect-burst", type=float, default=100.0)
+    p.add_argument("--slo-fps", type=float, default=9.5)
+    p.add_argument("--slo-loss", type=float, default=0.001)
+    p.add_argument("--slo-p99-ms", type=float, default=100.0)
+    p.add_argument("--redis-url", default="", help="measure a running live Redis instead")
+    p.add_argument("--hub-url", default="", help="with --redis-url: the hub's /metrics URL")
+    p.add_argument("--sim-url", default="", help="with --redis-url: the simulator's /metrics")
+    p.add_argument("--out", type=Path, default=Path("results/load"))
+    p.add_argument("--plain", action="store_true", help="plain progress lines, even on a TTY")
+    return p
+
+
+def config(args: argparse.Namespace, argv: list[str]) -> LoadConfig:
+    return LoadConfig(
+        mode=args.mode, cameras=args.cameras or (300 if args.mode == "ramp" else 100),
+        protocol=args.protocol, step=args.step or 50, hold=args.hold, warmup=args.warmup,
+        repeat=args.repeat,
+        duration=args.duration, sample=args.sample, viewers=args.viewers, size=args.size,
+        fps=args.fps, templates=args.templates, baseline=args.baseline,
+        bench_requests=args.bench_requests,
+        kill_fraction=args.kill_fraction, down=args.down, recover_timeout=args.recover_timeout,
+        reconnect_rate=args.reconnect_rate, reconnect_burst=args.reconnect_burst,
+        full=args.full, slo=Slo(args.slo_fps, args.slo_loss, args.slo_p99_ms), out=args.out,
+        redis_url=args.redis_url, hub_url=args.hub_url, sim_url=args.sim_url,
+        argv=tuple(argv))
+
+
+def phases(cfg: LoadConfig) -> int:
+    if cfg.targeted:
+        return 3
+    if cfg.mode == "ramp":
+        return len(cfg.steps()) + (1 if cfg.baseline_cameras() else 0)
+    if cfg.mode == "soak":
+        return max(1, int(cfg.duration // cfg.sample) + 1)
+    return 4
+
+
+def run(cfg: LoadConfig, progress: Progress) -> dict[str, Any]:
+    if cfg.targeted:
+        from load_tests import target
+
+        if cfg.mode != "ramp":
+            raise SystemExit("load_tests: --redis-url measures running services: ramp only "
+                             "(soak and faults must start and kill their own processes)")
+        return {"target": target.run(cfg, progress)}
+    from load_tests import faults, ramp, soak
+    from load_tests.stack import environment
+
+    scenario = {"ramp": ramp.run, "soak": soak.run, "faults": faults.run}[cfg.mode]
+    with environment(cfg.cameras, cfg.size, cfg.fps, split=True) as e:
+        return {cfg.mode: scenario(e, cfg, progress)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    try:
+        cfg = config(args, argv)
+    except ValueError as err:
+        parser().error(str(err))
+    # SIGTERM ends the run like Ctrl-C: children and the redis-servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    out = cfg.out_dir()
+    started = time.time()
+    doc = results.document(cfg.mode, argv, started, cfg.as_json(), cfg.slo.as_json(),
+                           cfg.size, cfg.fps, cfg.templates)
+    with Progress(phases(cfg), f"load test: {cfg.mode}",
+                  plain=True if args.plain else None) as progress:
+        doc.update(run(cfg, progress))
+    doc = results.finish(doc)
+    files = results.write(out, doc)
+    print(f"load_tests: wrote {', '.join(str(f) for f in files)}")
+    print((out / "summary.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
