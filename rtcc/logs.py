@@ -22,9 +22,14 @@ def redact_url(url: str) -> str:
     if parts.password is None:
         return url
     user = parts.username or ""
+    try:
+        port = parts.port
+    except ValueError:  # several hosts (a Redis Cluster seed list): keep them as written
+        hosts = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))
     host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    if port is not None:
+        host = f"{host}:{port}"
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
