@@ -1,4 +1,5 @@
-# rtcc in a container: `docker compose up` runs Redis and `rtcc serve` (see docker-compose.yml).
+# rtcc in a container. docker-compose.yml runs every role from this one image: `rtcc serve
+# --role hub|wall|analyzer`, `rtcc sim`, and the one-shot seeding (deploy/seed.sh).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,11 +12,15 @@ COPY rtcc ./rtcc
 COPY simulators ./simulators
 COPY load_tests ./load_tests
 COPY scenarios ./scenarios
+COPY deploy ./deploy
 RUN pip install --no-cache-dir . \
-    && useradd --system --create-home --home-dir /home/rtcc rtcc
+    && useradd --system --create-home --home-dir /home/rtcc rtcc \
+    && mkdir -p /world && chown rtcc /world
 USER rtcc
 
-# Inside the compose network the service must listen beyond loopback; the compose file publishes
-# the port on the host's 127.0.0.1 only.
+# Inside the compose network the services must listen beyond loopback; the compose file publishes
+# the wall's port on the host's 127.0.0.1 only.
+ENV RTCC_HOST=0.0.0.0
 EXPOSE 8080
-CMD ["rtcc", "serve", "--host", "0.0.0.0", "--port", "8080"]
+ENTRYPOINT []
+CMD ["rtcc", "serve", "--port", "8080"]

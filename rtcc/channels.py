@@ -9,19 +9,27 @@ the slotted values below so nobody else parses stream fields by hand.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aredis
+from redis.asyncio.cluster import PipelineCommand
+from redis.crc import key_slot
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from rtcc import keys
+from rtcc.connections import is_cluster
 
 Command = tuple[Any, ...] | list[bytes]
 """One Redis command: a tuple of its arguments (bytes, str or numbers), or a list of byte
 strings that together are the command already RESP-encoded."""
+
+CLUSTER_POLL_S = 0.01
+"""On a Redis Cluster, :func:`xread_frames` polls (see there) with this pause between rounds."""
 
 #: Entries kept in ``rtcc:meta:frames`` and ``rtcc:cameras:events`` (approximate trimming).
 META_MAXLEN = 100_000
@@ -212,20 +220,72 @@ async def xread_frames(redis: aredis.Redis, after: Mapping[str, str], *,
                        count: int | None = None, block_ms: int | None = None) -> list[Entry]:
     """Frames newer than ``after[cam]`` (an entry id, or ``$`` for "from now") for each camera.
 
-    With ``block_ms`` it waits up to that long for at least one frame (``XREAD BLOCK``).
+    With ``block_ms`` it waits up to that long for at least one frame (``XREAD BLOCK``). On a
+    Redis Cluster the cameras are read per hash slot (:func:`_xread_cluster`).
     """
     if not after:
         return []
+    if is_cluster(redis):
+        return await _xread_cluster(redis, after, count=count, block_ms=block_ms)
     streams: Any = {keys.video(cam): last for cam, last in after.items()}
     by_key = {keys.video(cam): cam for cam in after}
     reply: Any = await redis.xread(streams, count=count, block=block_ms)
+    # RESP2 shape: [[key, [(id, fields), ...]], ...]
+    return _entries(reply, by_key)
+
+
+def _entries(reply: Any, by_key: Mapping[str, str]) -> list[Entry]:
     out: list[Entry] = []
-    if not reply:
-        return out
-    for stream_key, rows in reply:  # RESP2 shape: [[key, [(id, fields), ...]], ...]
+    for stream_key, rows in reply or []:
         cam = by_key[_s(stream_key)]
         out.extend(Entry(_s(entry_id), _frame(cam, fields)) for entry_id, fields in rows)
     return out
+
+
+async def _xread_cluster(redis: Any, after: Mapping[str, str], *, count: int | None,
+                         block_ms: int | None) -> list[Entry]:
+    """:func:`xread_frames` on a Redis Cluster: one XREAD per hash slot (a multi-key command must
+    stay in one slot), all of one master's in one pipeline, all masters at once.
+
+    A blocking XREAD per slot would hold one connection per camera, so this polls instead: it
+    reads without blocking and, while nothing came, pauses :data:`CLUSTER_POLL_S` until
+    ``block_ms`` has passed. ``$`` ("from now") is taken as the current time. The pipelines go
+    straight to each master's connection pool because redis-py would ask the server where the
+    keys of every XREAD are (``COMMAND GETKEYS``, one round trip each); a redirection or a lost
+    master reloads the slot map and retries through redis-py's own routing, once.
+    """
+    now = f"{now_ms()}-0"
+    by_key = {keys.video(cam): cam for cam in after}
+    slots: dict[int, dict[str, str]] = {}
+    for cam, last in after.items():
+        key = keys.video(cam)
+        slots.setdefault(key_slot(key.encode()), {})[key] = now if last == "$" else last
+    head = ("COUNT", count) if count else ()
+    deadline = time.monotonic() + (block_ms or 0) / 1000
+    while True:
+        out: list[Entry] = []
+        by_node: dict[Any, list[PipelineCommand]] = {}
+        for group in slots.values():
+            node = redis.get_node_from_key(next(iter(group)))
+            cmds = by_node.setdefault(node, [])
+            cmds.append(PipelineCommand(len(cmds), "XREAD", *head, "STREAMS", *group,
+                                        *group.values()))
+        results = await asyncio.gather(*(node.execute_pipeline(cmds)
+                                         for node, cmds in by_node.items()),
+                                       return_exceptions=True)
+        if any(isinstance(r, BaseException) for r in results):
+            await redis.nodes_manager.initialize()
+            err = next(r for r in results if isinstance(r, BaseException))
+            raise RedisConnectionError(f"Redis Cluster read failed: {err}") from err
+        for cmds in by_node.values():
+            for cmd in cmds:
+                reply = cmd.result
+                if isinstance(reply, Exception):  # MOVED, ASK, CLUSTERDOWN: let redis-py route
+                    reply = await redis.execute_command(*cmd.args)
+                out.extend(_entries(reply, by_key))
+        if out or not block_ms or time.monotonic() >= deadline:
+            return out
+        await asyncio.sleep(min(CLUSTER_POLL_S, max(0.0, deadline - time.monotonic())))
 
 
 async def read_state(redis: aredis.Redis, cam: str) -> CameraState | None:

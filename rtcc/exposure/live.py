@@ -20,8 +20,9 @@ batch's entries go to Redis in one Lua script, which Redis runs atomically (one 
 MULTI of thousands of HINCRBYs costs more in redis-py than the counting itself). A crash before
 the script leaves the entries pending, and a restart reads its pending entries first (same
 consumer name) and counts them then; a crash after it has nothing left to count. Run one
-analyzer per consumer group. (The script touches several keys without a common hash tag: on
-Redis Cluster the analyzer's keys and the metadata stream must share a node.)
+analyzer per consumer group. On a Redis Cluster the script stays atomic because every key it
+touches (the aggregates and the metadata stream) carries the hash tag ``{meta}``
+(:mod:`rtcc.keys`), i.e. lives in one slot.
 
 Everything runs on the event loop; per-frame work is a dict update (>= 20,000 frames/s).
 """
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from rtcc import keys
 from rtcc.channels import ensure_meta_group
@@ -122,11 +123,16 @@ class LiveAnalyzer:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Count until ``stop`` is set or the task is cancelled; survives Redis outages."""
         delay = 0.1
+        task = asyncio.current_task()
         while stop is None or not stop.is_set():
+            if task is not None and task.cancelling():
+                # redis-py's cluster client can swallow a cancellation that lands while it
+                # reconnects (seen after a failover): honour it here instead of looping on.
+                raise asyncio.CancelledError
             try:
                 await self._loop(stop=stop, block=True, deadline=None)
                 delay = 0.1
-            except (RedisError, OSError) as err:
+            except (RedisError, RedisClusterException, OSError) as err:
                 # In-memory state may be ahead of Redis now: reload it, recount what is pending.
                 self._ready = False
                 log.warning("exposure analyzer: Redis error (%s); retrying in %.1fs", err, delay)
@@ -179,8 +185,11 @@ class LiveAnalyzer:
         in_flight: asyncio.Task[None] | None = None
         total = 0
         try:
+            task = asyncio.current_task()
             while (stop is None or not stop.is_set()) and (
                     deadline is None or time.monotonic() < deadline):
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError  # swallowed by redis-py: see run()
                 if in_flight is not None and self._pending_first:
                     await in_flight
                     in_flight = None

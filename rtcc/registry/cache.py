@@ -39,6 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from rtcc import keys
+from rtcc.connections import client_from_url, is_cluster
 from rtcc.registry import consent
 from rtcc.registry.consent import ConsentRecord
 from rtcc.registry.events import BUMPING, ConsentEvent
@@ -66,7 +67,7 @@ class ConsentCache:
         reconnect_max: float = 2.0,
     ) -> None:
         self._own = isinstance(redis, str)
-        self._redis = aredis.Redis.from_url(redis) if isinstance(redis, str) else redis
+        self._redis = client_from_url(redis) if isinstance(redis, str) else redis
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.poll_interval = poll_interval
         self.max_stale = max_stale
@@ -175,6 +176,10 @@ class ConsentCache:
         await self.close()
 
     async def _subscribe(self) -> aredis.client.PubSub:
+        if is_cluster(self._redis):
+            # A cluster client routes SUBSCRIBE by the channel's slot: it needs its slot map
+            # first (a no-op once loaded). PUBLISH reaches every node of a cluster.
+            await self._redis.initialize()  # type: ignore[attr-defined]
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(keys.CONSENT_EVENTS)

@@ -15,14 +15,15 @@ Consent is enforced here too, not only in the hub: a camera that is not ``live``
 subscribed, and a revocation (registry event, an expiry noticed by the periodic sweep, or a frame
 arriving for a camera that is no longer live) closes the feed and tells every viewer at once.
 
-Redis Cluster note: a multi-stream XREAD must stay within one hash slot there; on a cluster the
-reader would run one round per shard. The embedded and docker-compose setups are single servers.
+Redis Cluster: a multi-stream XREAD must stay within one hash slot there, so on a cluster
+:func:`rtcc.channels.xread_frames` reads one XREAD per slot, pipelined per master, all masters at
+once, polling instead of blocking; this module does not change. During a failover the reads fail
+(counted in ``reads`` not advancing, logged) and resume once the replica is promoted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis.asyncio as aredis
+from redis.exceptions import ClusterDownError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -41,6 +43,11 @@ from rtcc.wall.frames import ViewerQueue, WallFrame
 from rtcc.wall.protocol import FrameHeader, pack_frame
 
 log = logging.getLogger(__name__)
+
+#: Errors after which a reader backs off and retries (a cluster failover raises the last three).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError, RedisTimeoutError, OSError, ClusterDownError, TryAgainError,
+    RedisClusterException)
 
 MAX_GOP_FRAMES = 300
 MAX_GOP_BYTES = 16 * 1024 * 1024
@@ -135,8 +142,16 @@ class FeedHub:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                # A Redis client torn down mid-command may raise something else (redis-py's
+                # cluster client on a closed uvloop transport, after a failover): the wall
+                # still closes.
+                log.warning("wall fan-out: %s failed while stopping", task.get_name(),
+                            exc_info=True)
         for cam in list(self._feeds):
             self._end_feed(cam, "closed")
 
@@ -312,7 +327,7 @@ class FeedHub:
                     entries = []
                     await asyncio.sleep(self._block_ms / 1000)
                 backoff = 0.1
-            except (RedisConnectionError, RedisTimeoutError, OSError) as err:
+            except _UNAVAILABLE as err:
                 log.warning("live Redis unavailable (%s); retrying in %.1fs", err, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -368,7 +383,7 @@ class FeedHub:
                 reply: Any = await self._redis.xread({keys.CAMERA_EVENTS: last}, count=256,
                                                 block=1000)
                 backoff = 0.1
-            except (RedisConnectionError, RedisTimeoutError, OSError):
+            except _UNAVAILABLE:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue

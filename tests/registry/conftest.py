@@ -68,8 +68,9 @@ def seeds() -> list[CameraSeed]:
     return out
 
 
-MY_PREFIXES = (b"rtcc:registry:", b"rtcc:requests:", b"rtcc:users:", b"rtcc:audit:",
-               b"rtcc:evidence:")
+MY_PREFIXES = tuple(p.encode() for p in (keys.REGISTRY_PREFIX, keys.REQUESTS_PREFIX,
+                                        keys.USERS_PREFIX, keys.AUDIT_PREFIX,
+                                        keys.EVIDENCE_PREFIX))
 
 
 async def snapshot(redis: aredis.Redis) -> dict[bytes, bytes]:

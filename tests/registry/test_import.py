@@ -78,11 +78,11 @@ async def test_reimport_is_idempotent(redis: aredis.Redis, tmp_path: Path) -> No
     world = load_world(write(tmp_path, world_doc()))
     await import_world(reg, world, actor=ADMIN)
     before = {k: v for k, v in (await snapshot(redis)).items()
-              if not k.startswith(b"rtcc:audit:")}
+              if not k.startswith(keys.AUDIT_PREFIX.encode())}
     report = await import_world(reg, world, actor=ADMIN)
     assert (report.created, report.seeded, report.kept, report.unchanged) == (0, 0, 0, 3)
     after = {k: v for k, v in (await snapshot(redis)).items()
-             if not k.startswith(b"rtcc:audit:")}
+             if not k.startswith(keys.AUDIT_PREFIX.encode())}
     assert after == before  # no version bump, no history, no record change
 
 
