@@ -1,4 +1,5 @@
-"""Assembly of the ``rtcc serve`` application: hub, registry API and wall in one aiohttp app.
+"""Assembly of the ``rtcc serve`` application: hub, registry API and wall in one aiohttp app, or
+the part of them one role runs (``Settings.role``: ``all``, ``hub``, ``wall``, ``analyzer``).
 
 Each resource lives in its own cleanup context, so teardown runs only for what started, in reverse
 order. Components register their routes and contexts through a ``setup(app)`` function of their own.
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aredis
 from aiohttp import web
 
-from rtcc import wall
+from rtcc import metrics, wall
 from rtcc.config import Settings
 from rtcc.connections import connect
 from rtcc.exposure import service as exposure
@@ -58,9 +59,18 @@ def create_app(settings: Settings, urls: RedisUrls) -> web.Application:
     app[REDIS_URLS] = urls
     app.cleanup_ctx.append(_redis_ctx)
     app.router.add_get("/healthz", _health)
-    # Components register below, in data-flow order.
-    registry_api.setup(app)
-    hub.setup(app)
-    exposure.setup(app)
-    wall.setup(app)
+    # Components register below, in data-flow order; a role runs one tier of a scaled-out
+    # deployment (several processes of each role may run).
+    role = settings.role
+    if role in ("all", "wall"):
+        registry_api.setup(app)  # the API, its auth, the consent cache and the registry service
+    elif role == "hub":
+        registry_api.setup(app, service=False)  # auth for /api/hub/* and the consent cache
+    if role in ("all", "hub"):
+        hub.setup(app)
+    if role in ("all", "analyzer"):
+        metrics.setup(app)
+        exposure.setup(app)
+    if role in ("all", "wall"):
+        wall.setup(app)
     return app

@@ -76,8 +76,10 @@ def _log_level(raw: str) -> str:
 
 def _redis_url(raw: str) -> str:
     url = raw.strip()
-    if url and not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    if url and not url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://",
+                                   "rediss+cluster://")):
+        raise ValueError("expected a redis://, rediss://, unix:// or redis+cluster:// URL "
+                         "(a Redis Cluster: redis+cluster://host:port[,host:port...])")
     return url
 
 
@@ -95,6 +97,25 @@ def _timezone(raw: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError("expected an IANA time zone such as UTC or America/Chicago") from None
     return name
+
+
+ROLES = ("all", "hub", "wall", "analyzer")
+"""What one ``rtcc serve`` process runs (``--role``): everything, or one tier of a scaled-out
+deployment (docs/architecture.md, "Scaling out")."""
+
+
+def _role(raw: str) -> str:
+    low = raw.strip().lower()
+    if low not in ROLES:
+        raise ValueError(f"expected one of {', '.join(ROLES)}")
+    return low
+
+
+def _worker_id(raw: str) -> str:
+    value = raw.strip()
+    if not value or any(not (c.isalnum() or c in "._:-") for c in value) or len(value) > 100:
+        raise ValueError("expected 1-100 letters, digits, '.', '_', ':' or '-'")
+    return value
 
 
 def _path(raw: str) -> Path:
@@ -175,6 +196,30 @@ class Settings:
     )
     clip_store_token: str = _setting(str, "Bearer token of RTCC_CLIP_STORE_URL", secret=True,
                                      default="")
+    # --- scaling out (several processes; docs/architecture.md, "Scaling out") ---
+    role: str = _setting(_role, "what rtcc serve runs: all, hub, wall or analyzer",
+                         default="all")
+    worker_id: str = _setting(
+        _worker_id, "this process's name among hub workers and analyzer consumers; empty: "
+        "hostname-pid", default="")
+    hub_sharding: bool = _setting(
+        _bool, "share cameras between hub workers through leases in the live Redis (a lone "
+        "worker owns them all); false: ingest every camera", default=True)
+    hub_lease_ttl: float = _setting(
+        _positive(_float), "seconds a camera lease lives unrenewed (a dead hub worker's "
+        "cameras move within about this)", default=6.0)
+    hub_lease_renew: float = _setting(
+        _positive(_float), "seconds between lease renewals and rebalancing rounds (at most "
+        "a third of the TTL)", default=2.0)
+    hub_min_hold: float = _setting(
+        _float, "seconds a hub worker holds a camera before it may hand it over for balance",
+        default=10.0)
+    hub_release_batch: int = _setting(
+        _positive(_int), "most cameras a hub worker hands over per round for balance",
+        default=10)
+    hub_join_grace: float = _setting(
+        _float, "seconds a starting hub worker waits for its peers before taking cameras",
+        default=2.0)
 
     def __repr__(self) -> str:
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in self.describe().items())})"

@@ -3,11 +3,23 @@
 CONTRACT: every key starts with ``rtcc:``. Per-camera keys carry the camera id in a hash tag
 (``rtcc:{cam-0007}:video``) so that Redis Cluster keeps one camera's keys on one shard and a
 pipeline of one camera's writes never crosses shards.
+
+The small state-plane keys (registry, requests, evidence, users, audit) share the hash tag
+``{state}`` and the frame-metadata stream shares ``{meta}`` with the exposure aggregates its
+consumer group feeds, so each group lives in one slot and the multi-key Lua batches
+(:mod:`rtcc.registry.txn`, the analyzer's commit) stay atomic on a Redis Cluster. Keys written by
+older versions without these tags are renamed once on connect (:mod:`rtcc.keys_migration`,
+driven by :data:`LEGACY_PREFIXES`). Pub/sub channel names are not keys (a cluster broadcasts
+every message to all nodes) and keep their original spelling.
 """
 
 from __future__ import annotations
 
 PREFIX = "rtcc:"
+STATE_PREFIX = f"{PREFIX}{{state}}:"
+"""Prefix of every state-plane key: one hash slot on a cluster."""
+META_PREFIX = f"{PREFIX}{{meta}}:"
+"""Prefix of the frame-metadata stream and the exposure aggregates: one hash slot."""
 
 
 def _cam(camera_id: str, what: str) -> str:
@@ -42,7 +54,7 @@ LIVE_CAMERAS = f"{PREFIX}cameras:live"
 
 # --- registry -------------------------------------------------------------------------------
 
-REGISTRY_PREFIX = f"{PREFIX}registry:"
+REGISTRY_PREFIX = f"{STATE_PREFIX}registry:"
 
 
 def household(household_id: str) -> str:
@@ -56,19 +68,20 @@ def camera(camera_id: str) -> str:
 HOUSEHOLDS = f"{REGISTRY_PREFIX}households"
 CAMERAS = f"{REGISTRY_PREFIX}cameras"
 CONSENT_HISTORY = f"{REGISTRY_PREFIX}history"
-CONSENT_EVENTS = f"{REGISTRY_PREFIX}events"
+CONSENT_EVENTS = f"{PREFIX}registry:events"
 """Pub/sub channel: one message per consent change, for caches to invalidate at once."""
 CONSENT_VERSION = f"{REGISTRY_PREFIX}version"
 """Counter bumped on every consent change; lets a cache detect a missed event."""
 
 # --- audit ------------------------------------------------------------------------------------
 
-AUDIT_LOG = f"{PREFIX}audit:log"
-AUDIT_HEAD = f"{PREFIX}audit:head"
+AUDIT_PREFIX = f"{STATE_PREFIX}audit:"
+AUDIT_LOG = f"{AUDIT_PREFIX}log"
+AUDIT_HEAD = f"{AUDIT_PREFIX}head"
 
 # --- frame metadata for the analyzer -------------------------------------------------------------
 
-FRAME_META = f"{PREFIX}meta:frames"
+FRAME_META = f"{META_PREFIX}frames"
 """Stream of delivered frames' metadata (no video bytes), read by the analyzer's consumer group."""
 FRAME_META_GROUP = "exposure"
 
@@ -87,13 +100,13 @@ schedule edge); the registry service publishes an event when each falls due."""
 
 # --- footage requests and evidence -------------------------------------------------------------
 
-REQUESTS_PREFIX = f"{PREFIX}requests:"
+REQUESTS_PREFIX = f"{STATE_PREFIX}requests:"
 REQUESTS_SEQ = f"{REQUESTS_PREFIX}seq"
 REQUESTS_ALL = f"{REQUESTS_PREFIX}all"
 """Sorted set of request ids by creation time."""
 REQUESTS_OPEN = f"{REQUESTS_PREFIX}open"
 """Sorted set of open request ids by the time they expire unanswered."""
-REQUEST_EVENTS = f"{REQUESTS_PREFIX}events"
+REQUEST_EVENTS = f"{PREFIX}requests:events"
 """Pub/sub channel: request created, decided, answered, expired."""
 
 
@@ -111,7 +124,7 @@ def household_asks(household_id: str) -> str:
     return f"{REQUESTS_PREFIX}household:{household_id}:pending"
 
 
-EVIDENCE_PREFIX = f"{PREFIX}evidence:"
+EVIDENCE_PREFIX = f"{STATE_PREFIX}evidence:"
 EVIDENCE_ALL = f"{EVIDENCE_PREFIX}all"
 """Sorted set of evidence ids by the unix time they are purged."""
 
@@ -122,7 +135,7 @@ def evidence(evidence_id: str) -> str:
 
 # --- users and tokens ---------------------------------------------------------------------------
 
-USERS_PREFIX = f"{PREFIX}users:"
+USERS_PREFIX = f"{STATE_PREFIX}users:"
 USERS = f"{USERS_PREFIX}names"
 
 
@@ -149,7 +162,7 @@ def login_failures_ip(ip: str) -> str:
 
 # --- live exposure aggregates (written by the analyzer, read by the wall and reports) -----------
 
-EXPOSURE_PREFIX = f"{PREFIX}exposure:"
+EXPOSURE_PREFIX = f"{META_PREFIX}exposure:"
 EXPOSURE_STREAMS = f"{EXPOSURE_PREFIX}streams"
 """Hash ``CAM|ROLE|BAND|n`` (or ``|c`` for consenting) -> person-microseconds seen (integer)."""
 EXPOSURE_HOUSEHOLDS = f"{EXPOSURE_PREFIX}households"
@@ -162,3 +175,34 @@ EXPOSURE_LAST = f"{EXPOSURE_PREFIX}last"
 """Hash camera id -> capture time (unix µs) of the last frame counted (frame durations)."""
 EXPOSURE_TOTALS = f"{EXPOSURE_PREFIX}totals"
 """Hash of analyzer-wide counters: ``frames``, ``malformed``, ``masked_us``."""
+
+# --- the untagged forms of older versions (renamed once by rtcc.keys_migration) -----------------
+
+LEGACY_PREFIXES: tuple[tuple[str, str], ...] = (
+    (f"{PREFIX}registry:", REGISTRY_PREFIX),
+    (f"{PREFIX}requests:", REQUESTS_PREFIX),
+    (f"{PREFIX}evidence:", EVIDENCE_PREFIX),
+    (f"{PREFIX}users:", USERS_PREFIX),
+    (f"{PREFIX}audit:", AUDIT_PREFIX),
+    (f"{PREFIX}exposure:", EXPOSURE_PREFIX),
+    (f"{PREFIX}meta:frames", FRAME_META),
+)
+"""(old prefix, new prefix): a key starting with the old prefix moves to the new one."""
+
+# --- sharded ingest: camera leases and hub membership (issue #9, part B) -------------------------
+
+
+def camera_owner(camera_id: str) -> str:
+    """The camera's lease: the id of the hub worker that ingests it (string, ``PX`` TTL)."""
+    return _cam(camera_id, "owner")
+
+
+HUB_WORKERS = f"{PREFIX}workers:hub"
+"""Sorted set of live hub worker ids, scored by the unix time (ms) their membership goes stale."""
+
+
+def hub_worker(worker_id: str) -> str:
+    """Hash of what one hub worker reports (camera count, lease ages, heartbeat, start time)."""
+    if not worker_id or any(c in worker_id for c in "{} "):
+        raise ValueError(f"invalid worker id {worker_id!r}")
+    return f"{HUB_WORKERS}:{worker_id}"

@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Enum,
     Gauge,
     Histogram,
@@ -155,7 +156,7 @@ class _CameraCollector(Collector):
             yield family
         drops = CounterMetricFamily(
             "rtcc_hub_frames_dropped", "Access units not delivered, by reason (consent, "
-            "backpressure, redis_error, incomplete, awaiting_keyframe, stopped)",
+            "backpressure, redis_error, incomplete, awaiting_keyframe, stopped, lease)",
             labels=["camera", "reason"])
         for (cam, reason), n in list(self.hub._drop_counts.items()):
             drops.add_metric([cam, reason], n)
@@ -217,3 +218,23 @@ class HubMetrics:
             del self._drop_counts[key]
         with contextlib.suppress(KeyError):
             self.state.remove(camera_id)
+
+
+class ShardMetrics:
+    """Sharded ingest (camera leases, :mod:`rtcc.ingest.ownership`) of one hub worker."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.owned = Gauge("rtcc_hub_cameras_owned", "Cameras whose lease this worker holds",
+                           registry=registry)
+        self.members = Gauge("rtcc_hub_workers", "Live hub workers in the membership",
+                             registry=registry)
+        self.acquired = Counter("rtcc_hub_leases_acquired", "Camera leases acquired",
+                                registry=registry)
+        self.lost = Counter("rtcc_hub_leases_lost", "Camera leases lost (expired or taken "
+                            "before renewal, or doubtful after a Redis error)", registry=registry)
+        self.released = Counter("rtcc_hub_leases_released", "Camera leases given up (balance, "
+                                "camera removed, clean stop)", registry=registry)
+        self.takeovers = Counter("rtcc_hub_takeovers", "Cameras acquired from a worker that left "
+                                 "or died", registry=registry)
+        self.errors = Counter("rtcc_hub_lease_errors", "Lease rounds that failed",
+                              registry=registry)

@@ -1,4 +1,5 @@
-"""``rtcc serve``: the hub, the registry API and the wall in one process (uvloop when available)."""
+"""``rtcc serve``: the hub, the registry API and the wall in one process (uvloop when available),
+or one role of a scaled-out deployment (``--role hub|wall|analyzer``, several of each)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--port", metavar="PORT", help="HTTP port, 0 picks a free one [RTCC_PORT]")
     p.add_argument("--world", metavar="FILE",
                    help="world file (GeoJSON) for the wall's map [RTCC_WORLD]")
+    scale = p.add_argument_group("scaling out")
+    scale.add_argument("--role", choices=("all", "hub", "wall", "analyzer"),
+                       help="what this process runs [RTCC_ROLE, default all]: hub = ingest "
+                       "(+ /metrics, /api/hub/*), wall = monitor wall and registry API, "
+                       "analyzer = live exposure analyzer (a consumer-group member)")
+    scale.add_argument("--worker-id", metavar="NAME",
+                       help="name among hub workers and analyzer consumers [RTCC_WORKER_ID, "
+                       "default hostname-pid]")
+    scale.add_argument("--sharding", dest="hub_sharding", choices=("on", "off"),
+                       help="hub: share cameras with other hub workers through leases "
+                       "[RTCC_HUB_SHARDING, default on; alone, a worker owns every camera]")
+    scale.add_argument("--lease-ttl", dest="hub_lease_ttl", metavar="SECONDS",
+                       help="hub: camera lease TTL [RTCC_HUB_LEASE_TTL, default 6]")
+    scale.add_argument("--lease-renew", dest="hub_lease_renew", metavar="SECONDS",
+                       help="hub: seconds between lease renewals [RTCC_HUB_LEASE_RENEW, "
+                       "default 2]")
     hub = p.add_argument_group("ingest hub")
     hub.add_argument("--sources", metavar="FILE",
                      help="cameras from this TOML/JSON file: a list of {id, url | whip = true, "
@@ -41,17 +58,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 
-def hub_config_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def hub_config_from_args(args: argparse.Namespace,  # type: ignore[no-untyped-def]
+                         settings: Settings | None = None):
     """The hub's configuration from the flags (the sources file is read and checked now, so a
-    bad file fails before any server starts)."""
+    bad file fails before any server starts) and, given ``settings``, its lease settings."""
     import dataclasses
     from pathlib import Path
 
     from rtcc.ingest.hub import HubConfig
+    from rtcc.ingest.ownership import sharding_from_settings
     from rtcc.ingest.sources import load_sources_file
 
     config = HubConfig()
     changes: dict[str, Any] = {}
+    if settings is not None:
+        changes["sharding"] = sharding_from_settings(settings)
     if getattr(args, "sources", None):
         load_sources_file(args.sources)  # raises ConfigError naming the file and camera
         changes["sources_file"] = Path(args.sources)
@@ -97,6 +118,8 @@ async def serve(settings: Settings, urls, ready: asyncio.Event | None = None,  #
         for address in runner.addresses:
             host, port = address[0], address[1]
             print(f"rtcc serve: listening on http://{host}:{port}/", flush=True)
+        log.info("role %s%s", settings.role,
+                 f", worker {settings.worker_id}" if settings.worker_id else "")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -116,7 +139,7 @@ async def serve(settings: Settings, urls, ready: asyncio.Event | None = None,  #
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from rtcc.redis_server import redis_urls
 
-    hub_config = hub_config_from_args(args)
+    hub_config = hub_config_from_args(args, settings)
     install_event_loop_policy()
     with redis_urls(settings) as urls, contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings, urls, hub_config=hub_config))

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     a = actions.add_parser("add", parents=[common], help="add a user and print their token")
     a.add_argument("name", metavar="NAME")
-    a.add_argument("--role", required=True, choices=ROLES)
+    a.add_argument("--role", dest="user_role", required=True, choices=ROLES)
     a.add_argument("--household", metavar="ID", help="the household of a resident")
     a.add_argument("--password-stdin", action="store_true",
                    help="read a password for POST /api/login from the first line of stdin")
@@ -77,7 +77,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
             return 2
 
     async def go(redis: aredis.Redis) -> int:
-        user, token = await _users(redis).add(args.name, args.role, actor=cli_actor(),
+        user, token = await _users(redis).add(args.name, args.user_role, actor=cli_actor(),
                                               household=args.household, password=password)
         where = f" of household {user.household}" if user.household else ""
         print(f"added {user.name} ({user.role}{where}); API token (shown once, keep it "

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,8 @@ from redis.exceptions import ResponseError
 from rtcc import keys
 from rtcc.exposure.consent import ConsentView
 from rtcc.exposure.live import LiveAnalyzer, read_aggregates
-from rtcc.exposure.live_metrics import default_metrics
+from rtcc.exposure.live_metrics import LiveMetrics
+from rtcc.metrics import registry_of
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -74,27 +77,74 @@ class RegistryHouseholds:
 
 def setup(app: web.Application) -> None:
     """Run the live analyzer as a background task of the app (``rtcc serve``)."""
+    registry_of(app)  # created now: the application is frozen once its contexts run
     app.cleanup_ctx.append(_analyzer_ctx)
 
 
+def consumer_name(settings: Settings) -> str:
+    """The analyzer's consumer name: ``analyzer`` in a single ``rtcc serve`` (role ``all``: a
+    restart re-reads its own pending entries), else the worker id (default hostname-pid), so
+    several ``--role analyzer`` processes split the stream."""
+    if settings.role == "all" and not settings.worker_id:
+        return "analyzer"
+    return settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
+ORPHAN_IDLE_MS = 30_000
+"""Entries another consumer read this long ago and never acknowledged belong to a dead analyzer."""
+
+
+async def adopt_orphans(redis: Any, consumer: str, group: str = keys.FRAME_META_GROUP,
+                        idle_ms: int = ORPHAN_IDLE_MS, rounds: int = 100) -> int:
+    """Claim the entries a dead analyzer left pending (it read them, never committed them), so
+    this consumer counts them first; returns how many were claimed."""
+    claimed, cursor = 0, "0-0"
+    for _ in range(rounds):
+        try:
+            # Without JUSTID: redis-py then drops the cursor from the reply.
+            resp: Any = await redis.xautoclaim(keys.FRAME_META, group, consumer, idle_ms,
+                                               start_id=cursor, count=1000)
+        except ResponseError:  # no stream or no group yet
+            return claimed
+        cursor, entries = resp[0], resp[1]
+        claimed += len(entries)
+        if cursor in (b"0-0", "0-0"):
+            break
+    if claimed:
+        log.info("exposure analyzer %s: adopted %d entries left pending by a dead analyzer",
+                 consumer, claimed)
+    return claimed
+
+
 async def _analyzer_ctx(app: web.Application) -> AsyncIterator[None]:
-    from rtcc.app import LIVE_REDIS, STATE_REDIS
+    from rtcc.app import LIVE_REDIS, SETTINGS, STATE_REDIS
     from rtcc.registry.cache import ConsentCache
 
     cache = ConsentCache(app[STATE_REDIS])
     await cache.start()
     households = await RegistryHouseholds.load(cache, app[STATE_REDIS])
+    settings = app.get(SETTINGS)
+    consumer = "analyzer" if settings is None else consumer_name(settings)
+    # The application's registry, so GET /metrics of this process exports what it counted.
     analyzer = LiveAnalyzer(app[LIVE_REDIS], consenting=households.consenting,
-                            metrics=default_metrics())
+                            consumer=consumer, metrics=LiveMetrics(registry_of(app)))
+    await adopt_orphans(app[LIVE_REDIS], consumer)
     task = asyncio.create_task(analyzer.run(), name="exposure-analyzer")
     try:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            # Bounded: a Redis client stuck reconnecting must not hold up the shutdown.
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await task
+        if not task.done():
+            log.warning("exposure analyzer did not stop within %.0f s; abandoned", STOP_TIMEOUT)
         await cache.close()
 
+
+STOP_TIMEOUT = 5.0
+"""Seconds the analyzer's task may take to stop at shutdown."""
 
 ACTIVE_IDLE_MS = 5_000
 """A consumer of the group that read within this many milliseconds is a running analyzer."""

@@ -7,8 +7,12 @@ the WHIP endpoint. Everything runs on one event loop (uvloop under ``rtcc serve`
 
 :func:`setup` registers the hub with the ``rtcc serve`` application: a cleanup context that starts
 the consent cache and the hub (cameras from ``HubConfig.sources_file``, else from the registry,
-re-read every ``registry_resync`` seconds), ``GET /api/hub/cameras`` (worker states),
-the WHIP routes and ``GET /metrics``.
+re-read every ``registry_resync`` seconds), ``GET /api/hub/cameras`` (worker states and owners),
+``GET /api/hub/workers`` (the sharded workers), the WHIP routes and ``GET /metrics``.
+
+With ``HubConfig.sharding`` set (the default of ``rtcc serve``), the hub ingests only the cameras
+whose lease it holds (:mod:`rtcc.ingest.ownership`); several hub processes then share the cameras.
+Without it, the hub ingests every camera it is given.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import redis.asyncio as aredis
 from aiohttp import web
@@ -31,6 +36,13 @@ from rtcc import metrics as metrics_mod
 from rtcc.channels import ChannelWriter
 from rtcc.ice import restrict_host_candidates
 from rtcc.ingest.gate import ConsentGate, ConsentLookup
+from rtcc.ingest.lease import Leases, members
+from rtcc.ingest.ownership import (
+    LeaseGate,
+    Ownership,
+    ShardingConfig,
+    sharding_from_settings,
+)
 from rtcc.ingest.rtsp_client import RtspClient, RtspConfig
 from rtcc.ingest.sink import FrameSink
 from rtcc.ingest.sources import Source, load_registry_sources, load_sources_file
@@ -44,7 +56,7 @@ from rtcc.ingest.supervisor import (
 )
 from rtcc.ingest.whip_endpoint import WhipEndpoint, WhipWorker
 from rtcc.ingest.writer import FrameWriter, WriterConfig
-from rtcc.metrics import HubMetrics
+from rtcc.metrics import HubMetrics, ShardMetrics
 from rtcc.registry.webutil import CONSENT_CACHE, USER
 
 log = logging.getLogger(__name__)
@@ -65,6 +77,8 @@ class HubConfig:
     """Seconds between rewrites of the ``frames`` count in each camera's state hash."""
     registry_resync: float = 10.0
     """Seconds between re-reads of the registry's camera sources (registry mode only)."""
+    sharding: ShardingConfig | None = None
+    """Share the cameras with other hub workers through leases; None: ingest them all."""
     gc_tuning: bool = True
     """In ``rtcc serve``: freeze the start-up heap and collect young objects less often.
 
@@ -93,6 +107,8 @@ class Hub:
         self.whip = WhipEndpoint(self.supervisor.workers.get)
         self.gate.add_listener(self._on_gate)
         self.writer.on_reconnect.append(self._on_redis_back)
+        self.ownership: Ownership | None = None
+        """Set by :func:`setup` when sharding: then only owned cameras are supervised."""
         self._stack: contextlib.AsyncExitStack | None = None
         restrict_host_candidates(self.config.ice_hosts)
 
@@ -103,7 +119,10 @@ class Hub:
         return self.supervisor.workers
 
     def make_worker(self, source: Source) -> CameraWorker:
-        sink = FrameSink(source.id, self.gate, self.writer, self.metrics)
+        # Sharded: the sink's gate also drops frames once the camera's lease is not fresh.
+        gate = self.gate if self.ownership is None else \
+            cast(ConsentGate, LeaseGate(self.gate, self.ownership, self.metrics))
+        sink = FrameSink(source.id, gate, self.writer, self.metrics)
         if source.whip:
             return WhipWorker(source, sink, self.writer, self.metrics, self.gate)
         assert source.url is not None
@@ -117,27 +136,50 @@ class Hub:
         self.supervisor.add(worker)
         return worker
 
-    async def remove_source(self, cam: str) -> None:
+    async def remove_source(self, cam: str, *, forget: bool = True) -> None:
+        """Stop ingesting ``cam``; ``forget`` also deletes its channel and state (the camera is
+        gone), else they stay for the hub worker that takes the camera over."""
         worker = self.supervisor.workers.get(cam)
         if isinstance(worker, WhipWorker) and worker.session is not None:
             await self.whip.close_session(worker.session, "camera removed")
         await self.supervisor.remove(cam)
         self.gate.untrack(cam)
-        self.writer.forget(cam)
+        if forget:
+            self.writer.forget(cam)
         self.metrics.forget(cam)
 
     async def sync_sources(self, sources: list[Source]) -> None:
         """Make the supervised cameras exactly ``sources`` (add, remove, restart changed)."""
         wanted = {s.id: s for s in sources}
-        for cam, worker in list(self.supervisor.workers.items()):
-            if cam not in wanted or worker.source != wanted[cam]:
-                await self.remove_source(cam)
+        known = self.ownership.sources if self.ownership is not None else wanted
+        # Concurrently: a hub handing 50 cameras over stops them all within one worker's stop.
+        # A camera handed over to another worker keeps its channel (that worker writes it now).
+        await asyncio.gather(*(
+            self.remove_source(cam, forget=cam not in known)
+            for cam, worker in list(self.supervisor.workers.items())
+            if cam not in wanted or worker.source != wanted[cam]))
         for cam, source in wanted.items():
             if cam not in self.supervisor.workers:
                 self.add_source(source)
 
+    async def set_sources(self, sources: list[Source]) -> None:
+        """The cameras this hub is responsible for: all of them, or with sharding the share
+        whose leases it holds (the ownership loop then calls :meth:`sync_sources`)."""
+        if self.ownership is not None:
+            self.ownership.set_sources(sources)
+        else:
+            await self.sync_sources(sources)
+
     def cameras(self) -> list[dict[str, object]]:
-        return [w.snapshot() for _cam, w in sorted(self.supervisor.workers.items())]
+        out = []
+        for cam, worker in sorted(self.supervisor.workers.items()):
+            snap = worker.snapshot()
+            if self.ownership is not None:
+                age = self.ownership.lease_age(cam)
+                snap["owner"] = self.ownership.worker_id if age is not None else None
+                snap["lease_age"] = None if age is None else round(age, 3)
+            out.append(snap)
+        return out
 
     # --- events -------------------------------------------------------------------------------
 
@@ -217,8 +259,12 @@ async def _cameras_handler(request: web.Request) -> web.Response:
     if (refused := _refuse(request)) is not None:
         return refused
     hub = request.app[HUB]
+    own = hub.ownership
     return web.json_response({
+        "worker": own.worker_id if own is not None else None,
+        "sharding": own is not None,
         "cameras": hub.cameras(),
+        "owners": dict(sorted(own.owners.items())) if own is not None else None,
         "redis_up": hub.writer.redis_up,
         "queued_frames": hub.writer.queued_frames,
         "reconnect_budget": {"rate": hub.budget.rate, "burst": hub.budget.burst,
@@ -239,11 +285,29 @@ async def _camera_handler(request: web.Request) -> web.Response:
     return web.json_response(worker.snapshot())
 
 
+async def _workers_handler(request: web.Request) -> web.Response:
+    if (refused := _refuse(request)) is not None:
+        return refused
+    from rtcc.app import LIVE_REDIS
+
+    hub = request.app[HUB]
+    now = time.time()
+    found = await members(request.app[LIVE_REDIS], now)
+    own = hub.ownership
+    return web.json_response({
+        "worker": own.worker_id if own is not None else None,
+        "sharding": own is not None,
+        "workers": [m.as_dict(now) for m in sorted(found, key=lambda m: m.id)],
+        "cameras": len(own.sources) if own is not None else len(hub.workers),
+        "t": round(now, 3),
+    })
+
+
 async def _resync_registry(hub: Hub, state: aredis.Redis, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await hub.sync_sources(await load_registry_sources(state))
+            await hub.set_sources(await load_registry_sources(state))
         except (OSError, RedisError) as err:
             log.warning("hub: cannot re-read camera sources from the registry: %s", err)
 
@@ -255,7 +319,9 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     from rtcc.registry.cache import ConsentCache
 
     settings = app[SETTINGS]
-    config = app[HUB_CONFIG] if HUB_CONFIG in app else HubConfig()
+    # Without a config of its own (rtcc demo, tests) the hub shards as the settings say.
+    config = app[HUB_CONFIG] if HUB_CONFIG in app \
+        else HubConfig(sharding=sharding_from_settings(settings))
     sources = load_sources_file(config.sources_file) if config.sources_file else None
     # The registry's context (registered first) shares its started cache; without the registry
     # API in this app the hub runs its own.
@@ -269,16 +335,25 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
         hub = Hub(app[LIVE_REDIS], cache, metrics, config, settings.live_window)
         app[HUB] = hub
         async with hub:
+            ownership_task = None
+            if config.sharding is not None:
+                leases = Leases(app[LIVE_REDIS], config.sharding.worker_id,
+                                config.sharding.lease_ttl)
+                hub.ownership = Ownership(leases, config.sharding, hub.sync_sources,
+                                          ShardMetrics(app[metrics_mod.METRICS_REGISTRY]))
             if sources is None:
                 sources = await load_registry_sources(app[STATE_REDIS])
                 resync = asyncio.create_task(
                     _resync_registry(hub, app[STATE_REDIS], config.registry_resync))
             else:
                 resync = None
-            for source in sources:
-                hub.add_source(source)
-            log.info("hub: %d cameras (%s)", len(sources),
-                     config.sources_file or "from the registry")
+            await hub.set_sources(sources)
+            if hub.ownership is not None:
+                ownership_task = asyncio.create_task(hub.ownership.run(), name="hub-ownership")
+            log.info("hub: %d cameras (%s)%s", len(sources),
+                     config.sources_file or "from the registry",
+                     f", sharded as worker {config.sharding.worker_id}"
+                     if config.sharding is not None else "")
             thresholds = gc.get_threshold()
             if config.gc_tuning:
                 gc.collect()
@@ -292,6 +367,10 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
                     gc.unfreeze()
                 if resync is not None:
                     await cancel_and_wait(resync)
+                if hub.ownership is not None:
+                    if ownership_task is not None:
+                        await cancel_and_wait(ownership_task)
+                    await hub.ownership.close()
     finally:
         if own_cache:
             await cache.close()
@@ -305,6 +384,7 @@ def setup(app: web.Application, config: HubConfig | None = None) -> None:
     app.cleanup_ctx.append(_hub_ctx)
     app.router.add_get("/api/hub/cameras", _cameras_handler)
     app.router.add_get("/api/hub/cameras/{cam}", _camera_handler)
+    app.router.add_get("/api/hub/workers", _workers_handler)
     endpoint_routes(app)
 
 
