@@ -77,20 +77,20 @@ class _Stream:
         self.fail = fail
         self.depacketizer = H264Depacketizer()
         self.packets = 0
-        self.garbage = 0
         self.ended = False
 
     def on_rtp(self, packet: bytes) -> None:
-        self.packets += 1
-        try:
-            units = self.depacketizer.feed(packet)
-        except MediaError as err:
-            self.garbage += 1
-            if self.garbage >= GARBAGE_LIMIT:
-                self.fail(ProtocolError(f"garbage on the wire: {GARBAGE_LIMIT} undecodable RTP "
-                                        f"packets in a row (last: {err})"))
+        self.on_rtp_many([packet])
+
+    def on_rtp_many(self, packets: list[bytes]) -> None:
+        """The RTP packets that arrived together (one TCP read, usually one frame's)."""
+        self.packets += len(packets)
+        dp = self.depacketizer
+        units = dp.feed_many(packets)
+        if dp.garbage_run >= GARBAGE_LIMIT:
+            self.fail(ProtocolError(f"garbage on the wire: {GARBAGE_LIMIT} undecodable RTP "
+                                    f"packets in a row (last: {dp.last_error})"))
             return
-        self.garbage = 0
         if units:
             arrival = int(time.time() * 1e6)
             on_au = self.sink.on_access_unit
@@ -128,13 +128,26 @@ class _TcpProtocol(asyncio.Protocol):
             self.client.fail(ProtocolError(f"garbage on the wire: {err}"))
             return
         client = self.client
+        rtp_channel = client.rtp_channel
+        rtp: list[bytes] = []
         for channel, payload in items:
+            if channel == rtp_channel:
+                rtp.append(payload)
+                continue
+            if rtp:  # keep the order: an SR or a reply may follow these packets
+                self._rtp(rtp)
+                rtp = []
             if channel == RTSP_MESSAGE:
                 client.on_message(payload)
-            elif channel == client.rtp_channel and client.stream is not None:
-                client.stream.on_rtp(payload)
             elif channel == client.rtcp_channel and client.stream is not None:
                 client.stream.on_rtcp(payload)
+        if rtp:
+            self._rtp(rtp)
+
+    def _rtp(self, packets: list[bytes]) -> None:
+        stream = self.client.stream
+        if stream is not None:
+            stream.on_rtp_many(packets)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.client.fail(ProtocolError(f"connection lost: {exc}") if exc
