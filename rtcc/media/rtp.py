@@ -341,6 +341,16 @@ class H264Depacketizer:
                 out.append(self._emit())
         return self._take()
 
+    @property
+    def source_ssrc(self) -> int | None:
+        """SSRC of the source being received (None before the first packet)."""
+        return self._ssrc
+
+    @property
+    def highest_seq(self) -> int | None:
+        """Sequence number of the last packet taken in order (None before the first)."""
+        return self._last_seq
+
     def feed_many(self, packets: Sequence[bytes]) -> list[ReceivedAccessUnit]:
         """:meth:`feed` each packet in turn; every access unit they completed, in order.
 
