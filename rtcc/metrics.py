@@ -63,7 +63,16 @@ def registry_of(app: web.Application) -> CollectorRegistry:
 
 
 async def _metrics_handler(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS_REGISTRY])
+    registry = request.app[METRICS_REGISTRY]
+    # With 1,000 cameras the text is ~10,000 series and takes tens of milliseconds to build:
+    # on the event loop that would hold every camera's frames back at each scrape (it showed
+    # as the tail of the hub's latency). The collectors only read counters and copy the dicts
+    # they walk, so a thread is safe; should one still trip over a dict changing size, the
+    # scrape is built on the loop instead.
+    try:
+        body = await asyncio.to_thread(generate_latest, registry)
+    except RuntimeError:
+        body = generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -10,9 +10,9 @@ rtcc keeps two kinds of data with opposite needs, so the embedded default runs t
 Both listen on a unix socket in the run directory (no TCP port at all). A second rtcc process of the
 same user (``rtcc registry list`` while ``rtcc serve`` runs) finds the socket answering and reuses
 the server instead of starting another on the same files. The process that started a server stops
-it on exit (SIGTERM: Redis fsyncs and exits), also on Ctrl-C and on errors; the child runs in its own
-session so the terminal's Ctrl-C reaches rtcc first, and it is asked to die with its parent (Linux
-``PR_SET_PDEATHSIG``) so a ``kill -9`` of rtcc does not leave it behind.
+it on exit (SIGTERM: Redis fsyncs and exits), also on Ctrl-C and on errors; the child runs in its
+own session so the terminal's Ctrl-C reaches rtcc first, and it is asked to die with its parent
+(Linux ``PR_SET_PDEATHSIG``) so a ``kill -9`` of rtcc does not leave it behind.
 
 Everything here is synchronous and must run on the main thread (the parent-death signal is tied to
 the thread that forks).

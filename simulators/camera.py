@@ -40,6 +40,12 @@ from simulators.scene import Scene
 log = logging.getLogger(__name__)
 
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_FPS = 640, 360, 10.0
+#: Constant quantiser of live-rendered cameras (``rtcc sim`` without ``--replay`` or a bitrate):
+#: libx264's rate control analyses every frame before coding it, which on these simple rendered
+#: pictures is a third of the encoding time (load_tests.bench_render measures both). QP 23 is what
+#: CRF 23 averages on them; keyframes stay ~20 KB and nothing caps a frame, which is fine for
+#: rendered streets (a scenario's ``[camera] bitrate`` brings the capped rate control back).
+LIVE_QP = 23
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,7 @@ class SimCamera:
         clock: SimClock,
         bitrate: int | None = None,
         preset: str = "ultrafast",
+        qp: int | None = None,
     ) -> None:
         self.camera_id = camera.id
         self.camera = camera
@@ -93,7 +100,7 @@ class SimCamera:
             raise MediaError(f"camera {camera.id}: {err}") from err
         self._view = scene.near(self.renderer.bounds)
         self._encoder: H264Encoder | None = H264Encoder(width, height, fps, gop_seconds, bitrate,
-                                                        preset)
+                                                        preset, qp=qp)
         # libx264 writes SPS/PPS into its global header when it opens: no priming frame needed.
         sps, pps = self._encoder.sps, self._encoder.pps
         assert sps is not None and pps is not None

@@ -257,7 +257,9 @@ class Fleet:
                 self.cycles_skipped += skip
             base_us = t0_us + cycle * interval_us
             for k, bucket in enumerate(buckets):
-                delay = t0_loop + (cycle * interval_us + k * slot_us) / 1e6 - loop.time()
+                # A bucket holds the cameras whose phase falls inside slot k; it fires at the
+                # slot's end, so that no frame is stamped with a capture time still to come.
+                delay = t0_loop + (cycle * interval_us + (k + 1) * slot_us) / 1e6 - loop.time()
                 # Always yield, even when late: requests and socket I/O must not starve.
                 await asyncio.sleep(max(0.0, delay))
                 for cam in bucket:

@@ -14,7 +14,7 @@ from functools import partial
 from rtcc.errors import ConfigError
 from rtcc.world.model import World
 from simulators.auth import Credentials
-from simulators.camera import SimCamera
+from simulators.camera import LIVE_QP, SimCamera
 from simulators.clock import SimClock
 from simulators.fault_spec import FaultSpec, FaultSpecError
 from simulators.fleet import CameraPlan
@@ -82,6 +82,7 @@ def world_plans(
     fps: float,
     gop_seconds: float = 1.0,
     bitrate: int | None = None,
+    qp: int | None = None,
     credentials: dict[str, Credentials] | None = None,
 ) -> list[CameraPlan]:
     """One plan per selected world camera, rendering the shared scene (SimCamera)."""
@@ -90,11 +91,23 @@ def world_plans(
     for cam_id in camera_ids:
         camera = world.cameras[cam_id]
         make = partial(SimCamera, world, camera, scene, width=width, height=height, fps=fps,
-                       gop_seconds=gop_seconds, clock=clock, bitrate=bitrate)
+                       gop_seconds=gop_seconds, clock=clock, bitrate=bitrate, qp=qp)
         plans.append(CameraPlan(cam_id, make, household=camera.household,
                                 consent=world.camera_consent(camera),
                                 credentials=creds.get(cam_id)))
     return plans
+
+
+def camera_qp(qp: int | None, bitrate: int | None, *, replay: bool) -> int | None:
+    """The constant quantiser for world cameras, or None for libx264's capped CRF.
+
+    Live rendering is CPU-bound: a constant quantiser spares libx264 its per-frame rate-control
+    analysis (``LIVE_QP``). Replay templates are encoded once, so they keep the capped CRF, whose
+    bitrate is closer to a real camera's (what the hub and Redis are loaded with). A scenario's
+    ``qp`` or ``bitrate`` always wins."""
+    if qp is not None or bitrate is not None or replay:
+        return qp
+    return LIVE_QP
 
 
 def pattern_plans(camera_ids: Sequence[str], *, width: int, height: int, fps: float,

@@ -95,6 +95,29 @@ class FleetCollector(Collector):
         for (method, status), count in sorted(dict(fleet.server.requests).items()):
             responses.add_metric([method, str(status)], count)
         yield responses
+        reports = CounterMetricFamily("rtcc_sim_rtcp_receiver_reports",
+                                      "RTCP receiver reports from RTSP clients (open sessions)")
+        loss = GaugeMetricFamily("rtcc_sim_client_reported_loss_ratio",
+                                 "Fraction of packets lost in the last report interval, as the "
+                                 "worst RTSP client of the camera reports it (RTCP RR)",
+                                 labels=["camera"])
+        jitter = GaugeMetricFamily("rtcc_sim_client_reported_jitter_seconds",
+                                   "Interarrival jitter the worst RTSP client of the camera "
+                                   "reports (RTCP RR)", labels=["camera"])
+        worst: dict[str, tuple[float, float]] = {}
+        total = 0
+        for session in list(fleet.server.sessions.values()):
+            total += session.receiver_reports
+            rr = session.reported
+            if rr is not None:
+                old = worst.get(session.camera_id, (0.0, 0.0))
+                worst[session.camera_id] = (max(old[0], rr.fraction_lost / 256),
+                                            max(old[1], rr.jitter / 90_000))
+        reports.add_metric([], total)
+        for cam_id, (lost_ratio, jitter_s) in sorted(worst.items()):
+            loss.add_metric([cam_id], lost_ratio)
+            jitter.add_metric([cam_id], jitter_s)
+        yield from (reports, loss, jitter)
         reaped = CounterMetricFamily("rtcc_sim_rtsp_sessions_reaped",
                                      "RTSP sessions closed for inactivity")
         reaped.add_metric([], fleet.server.sessions_reaped)

@@ -173,6 +173,8 @@ class RtspConnection(asyncio.Protocol):
         for session in self.sessions.values():
             if frame.channel in (session.rtp_channel, session.rtcp_channel):
                 session.touch(now)
+                if frame.channel == session.rtcp_channel:
+                    session.on_rtcp(frame.payload)
 
     def _request(self, req: RtspRequest) -> None:
         method = req.method

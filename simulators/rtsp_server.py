@@ -50,7 +50,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         if self.rtcp:
-            self.server.rtcp_received(str(addr[0]), int(addr[1]))
+            self.server.rtcp_received(str(addr[0]), int(addr[1]), data)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable from a client that went away: its session times out.
@@ -229,10 +229,12 @@ class RtspServer:
     def udp_transports(self) -> tuple[asyncio.DatagramTransport, asyncio.DatagramTransport] | None:
         return self._udp
 
-    def rtcp_received(self, host: str, port: int) -> None:
+    def rtcp_received(self, host: str, port: int, data: bytes = b"") -> None:
         session = self._udp_by_rtcp.get((host, port))
         if session is not None:
             session.touch(self.now())
+            if data:
+                session.on_rtcp(data)
 
     def count_request(self, method: str, status: int) -> None:
         self.requests[(method, status)] += 1

@@ -19,6 +19,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from rtcc.errors import MediaError
+from rtcc.media.rtcp import RtcpReceiverInfo, RtcpRrPacket, parse_rtcp
 from rtcc.media.rtp import build_sender_report, frame_interleaved
 from simulators.rtp_out import RtpFrame
 from simulators.rtsp_protocol import TransportSpec
@@ -49,7 +51,8 @@ class RtspSession:
     __slots__ = ("id", "feed", "conn", "spec", "setup_uri", "state", "last_seen",
                  "waiting_keyframe", "packets", "octets", "frames_sent", "frames_dropped",
                  "udp_rtp", "udp_rtcp", "rtp_addr", "rtcp_addr", "play_cseq", "play_timer",
-                 "_first_sent", "rtp_channel", "rtcp_channel", "_tcp")
+                 "_first_sent", "rtp_channel", "rtcp_channel", "_tcp", "receiver_reports",
+                 "reported")
 
     def __init__(
         self,
@@ -78,6 +81,9 @@ class RtspSession:
         self.play_cseq: int | None = None
         self.play_timer: asyncio.TimerHandle | None = None
         self._first_sent = False
+        self.receiver_reports = 0
+        self.reported: RtcpReceiverInfo | None = None
+        """The client's last reception report about this stream (loss, jitter)."""
         self._tcp = spec.lower == "tcp"
         self.rtp_channel, self.rtcp_channel = spec.interleaved or (0, 1)
         self.udp_rtp: asyncio.DatagramTransport | None = udp[0] if udp else None
@@ -100,6 +106,18 @@ class RtspSession:
 
     def touch(self, now: float) -> None:
         self.last_seen = now
+
+    def on_rtcp(self, data: bytes) -> None:
+        """RTCP from the client: keep its receiver report (a bad one is ignored)."""
+        try:
+            packets = parse_rtcp(data)
+        except MediaError:
+            return
+        for packet in packets:
+            if isinstance(packet, RtcpRrPacket):
+                self.receiver_reports += 1
+                if packet.reports:
+                    self.reported = packet.reports[0]
 
     # --- state changes, called by the connection --------------------------------------------
 

@@ -18,7 +18,8 @@
     height = 360
     fps = 10.0
     gop_seconds = 1.0
-    bitrate = 400000                   # optional, bit/s
+    bitrate = 400000                   # optional, bit/s (average rate, also the cap)
+    qp = 23                            # optional, constant quantiser (instead of a bitrate)
 
     [faults]                           # read by simulators.faults; kept here as given
 
@@ -47,7 +48,7 @@ from simulators.clock import SimClock
 from simulators.rates import SceneRates
 
 TOP_LEVEL = ("name", "description", "world", "scene", "clock", "camera", "faults")
-_CAMERA_KEYS = ("width", "height", "fps", "gop_seconds", "bitrate")
+_CAMERA_KEYS = ("width", "height", "fps", "gop_seconds", "bitrate", "qp")
 _CLOCK_KEYS = ("time_scale", "start")
 
 
@@ -67,6 +68,9 @@ class Scenario:
     fps: float = 10.0
     gop_seconds: float = 1.0
     bitrate: int | None = None
+    qp: int | None = None
+    """Constant quantiser for live rendering; None: the simulator's default (see
+    ``simulators.camera.LIVE_QP``), unless a bitrate is set."""
     faults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     """The ``[faults]`` table as written (parsed by the fault injector)."""
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -143,6 +147,12 @@ def parse_scenario(text: str, source: str = "<scenario>", *, base: Path | None =
                                           maximum=2.0)
     if "bitrate" in cam:
         values["bitrate"] = _int(cam["bitrate"], f"{source}: [camera] bitrate", minimum=10_000)
+    if "qp" in cam:
+        if "bitrate" in cam:
+            raise ScenarioError(f"{source}: [camera] qp: give a bitrate or a qp, not both")
+        values["qp"] = _int(cam["qp"], f"{source}: [camera] qp", minimum=0)
+        if values["qp"] > 51:
+            raise ScenarioError(f"{source}: [camera] qp: expected at most 51, got {cam['qp']}")
     values["faults"] = MappingProxyType(dict(_table(doc, "faults", source)))
     return Scenario(**values)
 

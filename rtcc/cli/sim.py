@@ -129,7 +129,13 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from simulators.clip_http import ClipEndpoint
     from simulators.fault_spec import parse_fault_table, parse_faults
     from simulators.fleet import Fleet, FleetOptions
-    from simulators.fleet_setup import check_fault_targets, parse_auth, select_cameras, world_plans
+    from simulators.fleet_setup import (
+        camera_qp,
+        check_fault_targets,
+        parse_auth,
+        select_cameras,
+        world_plans,
+    )
     from simulators.local_store import LocalStore, StorePolicy
     from simulators.metrics import MetricsServer, fleet_registry
     from simulators.scenario import Scenario, load_scenario
@@ -155,8 +161,9 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     clock = SimClock(time_scale, scenario.start)
     scene = Scene(world, scenario.rates, seed=seed)
+    qp = camera_qp(scenario.qp, scenario.bitrate, replay=args.replay)
     plans = world_plans(world, camera_ids, scene, clock, width=width, height=height, fps=fps,
-                        gop_seconds=scenario.gop_seconds, bitrate=scenario.bitrate,
+                        gop_seconds=scenario.gop_seconds, bitrate=scenario.bitrate, qp=qp,
                         credentials=credentials)
     store = LocalStore(world, scene, clock, camera_ids, width=width, height=height,
                        policy=StorePolicy(retention=args.clip_retention * 86400.0,

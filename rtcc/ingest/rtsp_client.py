@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,8 +41,14 @@ from rtcc.ingest.rtsp_message import (
 from rtcc.ingest.sink import FrameSink
 from rtcc.ingest.supervisor import PermanentError
 from rtcc.logs import redact_url
-from rtcc.media.rtcp import RtcpByePacket, RtcpSrPacket, parse_rtcp, unix_from_ntp
-from rtcc.media.rtp import RTSP_MESSAGE, H264Depacketizer, InterleavedReader
+from rtcc.media.rtcp import (
+    ReceptionStats,
+    RtcpByePacket,
+    RtcpSrPacket,
+    parse_rtcp,
+    unix_from_ntp,
+)
+from rtcc.media.rtp import RTSP_MESSAGE, H264Depacketizer, InterleavedReader, frame_interleaved
 from rtcc.media.sdp import parse_sdp, resolve_control, sprop_parameter_sets
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,9 @@ class RtspConfig:
     keepalive: float | None = None
     """Seconds between keep-alives; default half the server's session timeout, at most 30."""
     user_agent: str = "rtcc-hub"
+    rtcp_interval: float = 5.0
+    """Seconds between RTCP receiver reports (RFC 3550's minimum; 0: none). Cameras read them
+    as proof of life and as the viewer's loss and jitter."""
 
 
 class RtspStatusError(ProtocolError):
@@ -76,26 +86,38 @@ class _Stream:
         self.sink = sink
         self.fail = fail
         self.depacketizer = H264Depacketizer()
+        self.reception = ReceptionStats()
         self.packets = 0
-        self.garbage = 0
         self.ended = False
 
     def on_rtp(self, packet: bytes) -> None:
-        self.packets += 1
-        try:
-            units = self.depacketizer.feed(packet)
-        except MediaError as err:
-            self.garbage += 1
-            if self.garbage >= GARBAGE_LIMIT:
-                self.fail(ProtocolError(f"garbage on the wire: {GARBAGE_LIMIT} undecodable RTP "
-                                        f"packets in a row (last: {err})"))
+        self.on_rtp_many([packet])
+
+    def on_rtp_many(self, packets: list[bytes]) -> None:
+        """The RTP packets that arrived together (one TCP read, usually one frame's)."""
+        self.packets += len(packets)
+        dp = self.depacketizer
+        units = dp.feed_many(packets)
+        if dp.garbage_run >= GARBAGE_LIMIT:
+            self.fail(ProtocolError(f"garbage on the wire: {GARBAGE_LIMIT} undecodable RTP "
+                                    f"packets in a row (last: {dp.last_error})"))
             return
-        self.garbage = 0
         if units:
             arrival = int(time.time() * 1e6)
             on_au = self.sink.on_access_unit
+            on_frame = self.reception.on_frame
             for au in units:
+                on_frame(au.timestamp, arrival * 1e-6)
                 on_au(au.nals, au.timestamp, au.complete, arrival)
+
+    def receiver_report(self, ssrc: int, cname: str) -> bytes | None:
+        """The RTCP receiver report due now, or None before the first RTP packet."""
+        dp = self.depacketizer
+        source, highest = dp.source_ssrc, dp.highest_seq
+        if source is None or highest is None:
+            return None
+        return self.reception.report(ssrc, source, highest, dp.packets_received, dp.lost,
+                                     time.monotonic(), cname)
 
     def on_rtcp(self, data: bytes) -> None:
         try:
@@ -105,6 +127,7 @@ class _Stream:
         for p in packets:
             if isinstance(p, RtcpSrPacket):
                 info = p.sender_info
+                self.reception.on_sender_report(info.ntp_timestamp, time.monotonic())
                 self.sink.on_sender_report(unix_from_ntp(info.ntp_timestamp), info.rtp_timestamp)
             elif isinstance(p, RtcpByePacket):
                 self.ended = True
@@ -128,13 +151,26 @@ class _TcpProtocol(asyncio.Protocol):
             self.client.fail(ProtocolError(f"garbage on the wire: {err}"))
             return
         client = self.client
+        rtp_channel = client.rtp_channel
+        rtp: list[bytes] = []
         for channel, payload in items:
+            if channel == rtp_channel:
+                rtp.append(payload)
+                continue
+            if rtp:  # keep the order: an SR or a reply may follow these packets
+                self._rtp(rtp)
+                rtp = []
             if channel == RTSP_MESSAGE:
                 client.on_message(payload)
-            elif channel == client.rtp_channel and client.stream is not None:
-                client.stream.on_rtp(payload)
             elif channel == client.rtcp_channel and client.stream is not None:
                 client.stream.on_rtcp(payload)
+        if rtp:
+            self._rtp(rtp)
+
+    def _rtp(self, packets: list[bytes]) -> None:
+        stream = self.client.stream
+        if stream is not None:
+            stream.on_rtp_many(packets)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.client.fail(ProtocolError(f"connection lost: {exc}") if exc
@@ -168,7 +204,9 @@ class RtspClient:
         self._session: SessionHeader | None = None
         self._closed: asyncio.Future[None] | None = None
         self._udp: list[asyncio.DatagramTransport] = []
+        self._udp_rtcp_peer: tuple[str, int] | None = None
         self._public: set[str] = set()
+        self._ssrc = random.getrandbits(32)  # ours, for the receiver reports
 
     # --- connection plumbing --------------------------------------------------------------------
 
@@ -321,6 +359,9 @@ class RtspClient:
             if not reply.tcp or reply.interleaved is None:
                 raise ProtocolError(f"SETUP {self.shown}: server refused TCP interleaving")
             self.rtp_channel, self.rtcp_channel = reply.interleaved
+        elif reply.server_port is not None:
+            peer_host = proto.transport.get_extra_info("peername")[0]
+            self._udp_rtcp_peer = (reply.source or peer_host, reply.server_port[1])
 
     async def _bind_udp_pair(self, local_host: str, peer_host: str) -> int:
         """Bind RTP on an even port and RTCP on the next one (RFC 3550 11)."""
@@ -355,6 +396,8 @@ class RtspClient:
         stream = self.stream
         last_count, last_change = stream.packets, time.monotonic()
         next_keepalive = time.monotonic() + interval
+        rr_interval = self.config.rtcp_interval
+        next_report = time.monotonic() + (rr_interval or 0)
         keepalive: asyncio.Task[RtspMessage] | None = None
         try:
             while not self._closed.done():
@@ -367,6 +410,9 @@ class RtspClient:
                 if keepalive is not None and keepalive.done():
                     keepalive.result()  # a failed keep-alive fails the session
                     keepalive = None
+                if rr_interval and now >= next_report:
+                    self._send_receiver_report(stream)
+                    next_report = now + rr_interval
                 if now >= next_keepalive and keepalive is None:
                     keepalive = asyncio.create_task(
                         self.request(method, self.url, check=False))
@@ -377,6 +423,15 @@ class RtspClient:
                 keepalive.cancel()
                 with contextlib.suppress(BaseException):
                     await keepalive
+
+    def _send_receiver_report(self, stream: _Stream) -> None:
+        report = stream.receiver_report(self._ssrc, self.config.user_agent)
+        if report is None:
+            return
+        if self.config.transport == "tcp":
+            self._write(frame_interleaved(self.rtcp_channel, report))
+        elif self._udp and self._udp_rtcp_peer is not None:
+            self._udp[1].sendto(report, self._udp_rtcp_peer)
 
     async def _close(self) -> None:
         proto = self._proto
@@ -393,6 +448,7 @@ class RtspClient:
         for t in self._udp:
             t.close()
         self._udp = []
+        self._udp_rtcp_peer = None
         if proto is not None and proto.transport is not None:
             proto.transport.close()
         self._proto = None

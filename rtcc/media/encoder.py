@@ -52,6 +52,7 @@ class H264Encoder:
         bitrate: int | None = None,
         preset: str = "ultrafast",
         threads: int = 1,
+        qp: int | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise MediaError(f"frame size {width}x{height} must be positive and even (yuv420p)")
@@ -59,6 +60,10 @@ class H264Encoder:
             raise MediaError(f"fps {fps} out of range (0, 120]")
         if not 0 < gop_seconds <= MAX_GOP_SECONDS:
             raise MediaError(f"gop_seconds {gop_seconds} out of range (0, {MAX_GOP_SECONDS}]")
+        if qp is not None and not 0 <= qp <= 51:
+            raise MediaError(f"qp {qp} out of range 0..51")
+        if qp is not None and bitrate is not None:
+            raise MediaError("give a bitrate or a constant qp, not both")
         if bitrate is not None and bitrate < 10_000:
             raise MediaError(f"bitrate {bitrate} bit/s is too low (min 10000)")
         self.width = width
@@ -75,11 +80,17 @@ class H264Encoder:
             f"min-keyint={self.keyint}",
             "bframes=0",
             "annexb=1",
-            f"vbv-maxrate={kbit}",
-            f"vbv-bufsize={kbit}",  # one second of buffer: no frame can exceed cap/8 bytes
         ]
-        if bitrate is None:
-            x264_params.append("crf=23")
+        if qp is not None:
+            # Constant quantiser: no rate control at all, so libx264 skips the per-frame
+            # complexity analysis (half the encoding cost of a simple picture); sizes follow
+            # the picture, with no cap.
+            x264_params.append(f"qp={qp}")
+        else:
+            # One second of buffer: no frame can exceed cap/8 bytes.
+            x264_params += [f"vbv-maxrate={kbit}", f"vbv-bufsize={kbit}"]
+            if bitrate is None:
+                x264_params.append("crf=23")
         try:
             ctx = av.CodecContext.create("libx264", "w")
             ctx.width = width

@@ -1,8 +1,9 @@
 """RTCP (RFC 3550 section 6) on top of aiortc's packet classes: sender reports and NTP time.
 
 A sender report ties an RTP timestamp to wall-clock (NTP) time; the hub uses it as the capture
-time of streams that carry no ground-truth SEI.  Parsing is aiortc's ``RtcpPacket.parse`` with its
-ValueError turned into MediaError.
+time of streams that carry no ground-truth SEI. :class:`ReceptionStats` turns a receiver's
+counters into the receiver reports it owes the sender (RFC 3550 6.4.2 and A.3, A.8). Parsing is
+aiortc's ``RtcpPacket.parse`` with its ValueError turned into MediaError.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiortc.rtp import (
     AnyRtcpPacket,
     RtcpByePacket,
     RtcpPacket,
+    RtcpReceiverInfo,
     RtcpRrPacket,
     RtcpSdesPacket,
     RtcpSenderInfo,
@@ -26,9 +28,11 @@ __all__ = [
     "NTP_UNIX_OFFSET",
     "AnyRtcpPacket",
     "RtcpByePacket",
+    "RtcpReceiverInfo",
     "RtcpRrPacket",
     "RtcpSdesPacket",
     "RtcpSrPacket",
+    "ReceptionStats",
     "build_sender_report",
     "is_rtcp",
     "ntp_from_unix",
@@ -95,3 +99,64 @@ def parse_rtcp(data: bytes) -> list[AnyRtcpPacket]:
         return RtcpPacket.parse(data)
     except (ValueError, IndexError, struct.error) as err:
         raise MediaError(f"bad RTCP packet ({len(data)} bytes): {err}") from err
+
+
+class ReceptionStats:
+    """What a receiver reports about one source: loss, highest sequence number, jitter, and the
+    last sender report (RFC 3550 6.4.1).
+
+    The caller feeds it cheaply: :meth:`on_frame` once per access unit (jitter is estimated from
+    frame arrivals rather than per packet: the same RFC formula, a 16th of each transit change,
+    at a tenth of the cost), :meth:`on_sender_report` per SR; :meth:`report` reads the
+    depacketizer's counters (packets received, lost, highest sequence number) when a report is due.
+    """
+
+    def __init__(self, clock_rate: int = 90_000) -> None:
+        self.clock_rate = clock_rate
+        self.jitter = 0.0
+        self._transit: float | None = None
+        self._lsr = 0
+        self._lsr_at = 0.0
+        self._cycles = 0
+        self._last_seq: int | None = None
+        self._prior_received = 0
+        self._prior_lost = 0
+
+    def on_frame(self, rtp_timestamp: int, arrival_s: float) -> None:
+        transit = arrival_s * self.clock_rate - rtp_timestamp
+        previous, self._transit = self._transit, transit
+        if previous is not None:
+            d = abs(transit - previous)
+            if d < self.clock_rate:  # a timestamp jump (new source, wrap) is not jitter
+                self.jitter += (d - self.jitter) / 16
+
+    def on_sender_report(self, ntp_timestamp: int, now: float) -> None:
+        self._lsr = (ntp_timestamp >> 16) & 0xFFFFFFFF
+        self._lsr_at = now
+
+    def report(self, ssrc: int, source_ssrc: int, highest_seq: int, received: int, lost: int,
+               now: float, cname: str | None = None) -> bytes:
+        """A compound RR (+ SDES CNAME) about ``source_ssrc`` from ``ssrc``; ``received`` and
+        ``lost`` are running totals, ``now`` on the clock given to :meth:`on_sender_report`."""
+        if self._last_seq is not None and highest_seq < self._last_seq - 0x8000:
+            self._cycles += 0x10000  # the 16-bit sequence number wrapped since the last report
+        self._last_seq = highest_seq
+        got, missed = received - self._prior_received, lost - self._prior_lost
+        self._prior_received, self._prior_lost = received, lost
+        expected = got + missed
+        fraction = min(255, (missed << 8) // expected) if expected > 0 and missed > 0 else 0
+        dlsr = round((now - self._lsr_at) * 65536) if self._lsr else 0
+        info = RtcpReceiverInfo(
+            ssrc=source_ssrc & 0xFFFFFFFF,
+            fraction_lost=fraction,
+            packets_lost=min(lost, 0x7FFFFF),
+            highest_sequence=(self._cycles + highest_seq) & 0xFFFFFFFF,
+            jitter=min(int(self.jitter), 0xFFFFFFFF),
+            lsr=self._lsr,
+            dlsr=min(max(dlsr, 0), 0xFFFFFFFF),
+        )
+        data = bytes(RtcpRrPacket(ssrc=ssrc & 0xFFFFFFFF, reports=[info]))
+        if cname is not None:
+            data += bytes(RtcpSdesPacket(chunks=[RtcpSourceInfo(
+                ssrc=ssrc & 0xFFFFFFFF, items=[(_SDES_CNAME, cname.encode())])]))
+        return data

@@ -60,6 +60,8 @@ MAX_MISORDER = 100
 _HEADER = struct.Struct("!BBHII")
 _pack_header = _HEADER.pack
 _unpack_header = _HEADER.unpack_from
+#: NAL unit types an FU-A may carry (RFC 6184 5.8: not an aggregation or another fragment).
+_FU_TYPES = frozenset(range(1, 24))
 
 
 class RtpHeader(NamedTuple):
@@ -254,6 +256,9 @@ class H264Depacketizer:
         self.duplicates = 0
         self.discarded = 0
         self.resyncs = 0
+        self.garbage = 0
+        self.garbage_run = 0
+        self.last_error: MediaError | None = None
         self._last_seq: int | None = None
         self._bad_seq: int | None = None
         self._ssrc: int | None = None
@@ -335,6 +340,90 @@ class H264Depacketizer:
             if marker:
                 out.append(self._emit())
         return self._take()
+
+    @property
+    def source_ssrc(self) -> int | None:
+        """SSRC of the source being received (None before the first packet)."""
+        return self._ssrc
+
+    @property
+    def highest_seq(self) -> int | None:
+        """Sequence number of the last packet taken in order (None before the first)."""
+        return self._last_seq
+
+    def feed_many(self, packets: Sequence[bytes]) -> list[ReceivedAccessUnit]:
+        """:meth:`feed` each packet in turn; every access unit they completed, in order.
+
+        The packets of a healthy stream (same source, next sequence number, single NAL units and
+        well-formed FU-A) take a fast path that keeps the per-packet work to a header unpack, one
+        slice and a few comparisons: at 1,000 cameras the hub handles ~70,000 packets a second.
+        Anything else (loss, reordering, a new source, STAP-A, a malformed fragment) goes through
+        :meth:`feed`, so the results are identical (a property test checks this). A garbage
+        packet does not stop the ones after it: it is counted in ``garbage`` and ``garbage_run``
+        (garbage packets in a row, reset by a good one) and its error kept in ``last_error``.
+        """
+        out = self._take()  # left by a garbage packet given to feed(): they come first
+        unpack = _unpack_header
+        for packet in packets:
+            last = self._last_seq
+            if last is None or len(packet) < 15 or packet[0] != 0x80:
+                self._feed_slow(packet, out)
+                continue
+            _, b1, seq, timestamp, ssrc = unpack(packet)
+            if (ssrc != self._ssrc or seq != (last + 1) & 0xFFFF
+                    or (self._open and timestamp != self._ts)):
+                self._feed_slow(packet, out)
+                continue
+            indicator = packet[12]
+            kind = indicator & 0x1F
+            fu = self._fu
+            if kind == FU_A:
+                header = packet[13]
+                nal_type = header & 0x1F
+                if header & 0x80:  # start
+                    if fu is not None or header & 0x40 or nal_type not in _FU_TYPES:
+                        self._feed_slow(packet, out)
+                        continue
+                    self._fu = [bytes(((indicator & 0xE0) | nal_type,)), packet[14:]]
+                    self._fu_type = nal_type
+                elif fu is None or nal_type != self._fu_type:
+                    self._feed_slow(packet, out)
+                    continue
+                else:
+                    fu.append(packet[14:])
+                    if header & 0x40:  # end
+                        self._nals.append(b"".join(fu))
+                        self._fu = None
+            elif 1 <= kind <= 23 and fu is None:
+                self._nals.append(packet[12:])
+            else:
+                self._feed_slow(packet, out)
+                continue
+            self.garbage_run = 0
+            self._last_seq = seq
+            self._bad_seq = None
+            self.packets_received += 1
+            self.octets_received += len(packet) - RTP_HEADER_SIZE
+            if not self._open:
+                self._open = True
+                self._ts = timestamp
+                self._complete = True
+                self._seq_first = seq
+            self._seq_last = seq
+            if b1 & 0x80:
+                out.append(self._emit())
+        return out
+
+    def _feed_slow(self, packet: bytes, out: list[ReceivedAccessUnit]) -> None:
+        try:
+            out += self.feed(packet)
+        except MediaError as err:
+            self.garbage += 1
+            self.garbage_run += 1
+            self.last_error = err
+            out += self._take()
+        else:
+            self.garbage_run = 0
 
     def flush(self) -> list[ReceivedAccessUnit]:
         """Everything not yet returned, including the access unit still being assembled."""

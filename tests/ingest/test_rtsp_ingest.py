@@ -149,3 +149,43 @@ async def test_keep_alives_hold_a_short_session(
     await wait_for(lambda: worker.sink.delivered >= 50, timeout=10, what="5 s of frames")
     assert worker.status.reconnects == 0 and worker.status.state == "live"
     assert fleet.server.sessions_reaped == 0
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+async def test_hub_sends_rtcp_receiver_reports_the_camera_reads(
+    transport: str, registry: Registry, make_hub: HubFactory, make_fleet: FleetFactory,
+) -> None:
+    import dataclasses
+
+    await register(registry, ["cam-rr"])
+    fleet = await make_fleet(["cam-rr"])
+    config = HubConfig()
+    hub = await make_hub(dataclasses.replace(
+        config, rtsp=dataclasses.replace(config.rtsp, rtcp_interval=0.3)))
+    hub.add_source(Source("cam-rr", url=fleet.rtsp_url("cam-rr"), transport=transport))
+
+    def session() -> Any:
+        return next(iter(fleet.server.sessions.values()), None)
+
+    await wait_for(lambda: session() is not None and session().receiver_reports >= 3,
+                   what="three receiver reports at the camera")
+    report = session().reported
+    stream = fleet.feed("cam-rr").stream
+    # About the camera's own stream: its SSRC, nothing lost on loopback, the highest sequence
+    # number one the camera has already sent, and its last sender report echoed.
+    assert report is not None and report.ssrc == stream.ssrc
+    assert report.packets_lost == 0 and report.fraction_lost == 0
+    behind = (stream.next_seq - 1 - report.highest_sequence) & 0xFFFF
+    assert behind < 2000  # sent within the last few report intervals
+    assert report.lsr != 0
+    # ... and the simulator's /metrics shows what its clients report.
+    from prometheus_client import generate_latest
+
+    from simulators.metrics import fleet_registry
+
+    text = generate_latest(fleet_registry(fleet)).decode()
+    assert 'rtcc_sim_client_reported_loss_ratio{camera="cam-rr"} 0.0' in text
+    count = next(float(line.split()[1]) for line in text.splitlines()
+                 if line.startswith("rtcc_sim_rtcp_receiver_reports_total"))
+    assert count >= 3
+    assert report.jitter < 90_000  # under a second of jitter, in 90 kHz units, on loopback

@@ -89,6 +89,18 @@ def test_bitrate_is_respected() -> None:
     assert total * 8 / 5.0 < 300_000 * 1.5
 
 
+def test_constant_qp_codes_every_frame_at_that_quantiser() -> None:
+    # With qp the stream has no rate control: a lower qp means bigger frames, same structure.
+    sizes = {}
+    for qp in (18, 34):
+        enc = H264Encoder(320, 240, fps=10, qp=qp)
+        aus = [au for i in range(12) if (au := enc.encode(busy_frame(i, 320, 240)))]
+        assert [au.keyframe for au in aus] == [True] + [False] * 9 + [True, False]
+        assert len(decode_annexb(b"".join(au.annexb() for au in aus))) == 12
+        sizes[qp] = sum(au.size for au in aus)
+    assert sizes[18] > 2 * sizes[34]
+
+
 def test_rgb_yuv_and_videoframe_inputs_agree() -> None:
     rgb = [busy_frame(i, 320, 240) for i in range(5)]
     frames = [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
@@ -154,6 +166,8 @@ def test_bad_frames(frame: object, message: str) -> None:
         ({"fps": 0}, "fps"),
         ({"gop_seconds": 2.5}, "gop_seconds"),
         ({"bitrate": 5}, "too low"),
+        ({"qp": 52}, "qp 52 out of range"),
+        ({"qp": 20, "bitrate": 300_000}, "not both"),
         ({"preset": "warp9"}, "cannot open libx264"),
     ],
 )

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtcc.errors import MediaError
-from rtcc.media.rtcp import RtcpSdesPacket, RtcpSrPacket
+from rtcc.media.rtcp import RtcpRrPacket, RtcpSdesPacket, RtcpSrPacket
 from rtcc.media.rtp import (
     RTSP_MESSAGE,
     InterleavedReader,
@@ -188,3 +188,25 @@ def test_reader_on_random_bytes_raises_only_media_error(chunks: list[bytes]) -> 
             for channel, payload in reader.feed(chunk):
                 assert channel == RTSP_MESSAGE or 0 <= channel <= 255
                 assert channel != RTSP_MESSAGE or payload[:1].isupper()
+
+
+def test_reception_stats_report_loss_fraction_wraps_and_delay_since_sr() -> None:
+    from rtcc.media.rtcp import ReceptionStats
+
+    stats = ReceptionStats()
+    for k in range(20):  # frames 100 ms apart arriving exactly on time: no jitter
+        stats.on_frame(9000 * k, 1000.0 + 0.1 * k)
+    assert stats.jitter == 0
+    stats.on_frame(9000 * 20, 1000.0 + 2.0 + 0.016)  # 16 ms late: 1/16 of 1,440 units
+    assert stats.jitter == 90
+    stats.on_sender_report(0x0000_1234_5678_0000, now=50.0)
+    first = parse_rtcp(stats.report(7, 99, 65_000, received=90, lost=10, now=50.5))[0]
+    assert isinstance(first, RtcpRrPacket)
+    info = first.reports[0]
+    assert (info.ssrc, info.fraction_lost, info.packets_lost) == (99, 25, 10)  # 10/100 * 256
+    assert (info.highest_sequence, info.lsr, info.dlsr) == (65_000, 0x1234_5678, 32_768)
+    # The sequence number wrapped since: the extended highest number counts the cycle; no
+    # new loss in this interval.
+    second = parse_rtcp(stats.report(7, 99, 300, received=190, lost=10, now=51.0))[0]
+    info = second.reports[0]
+    assert (info.highest_sequence, info.fraction_lost, info.packets_lost) == (65_836, 0, 10)

@@ -114,3 +114,22 @@ async def test_frame_clock_catches_up_after_a_stall_and_skips_beyond_a_second(ma
     time.sleep(1.5)  # noqa: ASYNC251 -- beyond MAX_CATCH_UP_SECONDS: the missed beats are given up and counted
     await asyncio.sleep(0.25)
     assert fleet.cycles_skipped >= 5
+
+
+async def test_no_frame_is_stamped_with_a_capture_time_still_to_come(make_fleet) -> None:
+    fleet = await make_fleet(7, replay=True, replay_templates=1)
+    ticks: list[tuple[int, float]] = []
+    original = fleet._tick
+
+    def spy(cam, tick_us, loop):  # type: ignore[no-untyped-def]
+        ticks.append((tick_us + cam.skew_us, time.time() * 1e6))
+        original(cam, tick_us, loop)
+
+    fleet._tick = spy  # type: ignore[method-assign]
+    await asyncio.sleep(0.6)
+    assert len(ticks) >= 7 * 4
+    # Every camera's frame goes out at or after the instant it is stamped with (1 ms for the
+    # clock's own resolution), and not much later on an idle loop.
+    assert all(capture <= now + 1000 for capture, now in ticks), \
+        max(capture - now for capture, now in ticks)
+    assert sorted(now - capture for capture, now in ticks)[len(ticks) // 2] < 20_000

@@ -82,6 +82,8 @@ stall = "cam-1@30s+5s"
         ("[camera]\nfps = 0", r"\[camera\] fps: expected a number > 0"),
         ("[camera]\ngop_seconds = 3", r"gop_seconds: expected a number > 0 and <= 2"),
         ("[camera]\nbitrate = 10", r"bitrate: expected at least 10000"),
+        ("[camera]\nqp = 60", r"\[camera\] qp: expected at most 51"),
+        ("[camera]\nqp = 20\nbitrate = 300000", r"qp: give a bitrate or a qp, not both"),
         ("[camera]\nsize = 1", r"\[camera\] size: unknown key"),
         ("[clock]\ntime_scale = -3", r"\[clock\] time_scale: expected a number > 0"),
         ("[clock]\nstart = 'tomorrow'", r"\[clock\] start: expected a date-time"),
@@ -135,3 +137,15 @@ seed = 9
     assert sc.extra["phase"][0]["days"] == 45
     for path in sorted(SCENARIOS.glob("*.toml")):
         load_scenario(path)  # every scenario shipped in the repository loads
+
+
+def test_constant_qp_for_live_rendering_unless_told_otherwise():
+    from simulators.camera import LIVE_QP
+    from simulators.fleet_setup import camera_qp
+
+    assert parse_scenario("[camera]\nqp = 26", "x.toml").qp == 26
+    assert parse_scenario("", "x.toml").qp is None
+    assert camera_qp(None, None, replay=False) == LIVE_QP
+    assert camera_qp(None, None, replay=True) is None  # templates: the capped CRF
+    assert camera_qp(None, 300_000, replay=False) is None
+    assert camera_qp(30, None, replay=True) == 30
