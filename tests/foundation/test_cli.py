@@ -47,7 +47,8 @@ def test_contract_commands_exist():
 def test_bad_setting_is_one_line_exit_2(capsys):
     assert main(["config", "--log-level", "loud"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "rtcc config: --log-level: expected one of debug, info, warning, error, got 'loud'"
+    assert err == ("rtcc config: --log-level: expected one of debug, info, warning, error, "
+                   "got 'loud'")
 
 
 def test_config_never_prints_the_redis_password(capsys, monkeypatch):
