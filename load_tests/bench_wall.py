@@ -11,6 +11,11 @@ under ``unshare -n`` when needed, because the WHEP scenario is WebRTC). Scenario
 * ``ws-64``: one tab, 8x8 layout (64 tiles);
 * ``ws-4x16``: four tabs of 16 tiles, each in a window of its own as on a wall of four monitors
   (64 viewer-streams, four WebSockets);
+* the same with suffixes, to compare ways of drawing the tiles in one run: ``-main`` (decode
+  and paint on the page's main thread, ``?render=main``), ``-worker`` (in paint workers),
+  ``-wN`` (N paint workers), ``-auto``/``-draw``/``-yuv``/``-bitmap`` (how a picture reaches
+  the canvas, ``?paint=``, see ``rtcc/wall/static/js/painters.js``), ``-mse`` (the MSE
+  fallback); without one, the page's defaults. E.g. ``ws-64-main-draw``, ``ws-64-w4``;
 * ``whep-16``: one tab with 16 WHEP players (aiortc passthrough);
 * ``srv-ws-256`` and ``srv-whep-16``: the server's CPU per viewer-stream measured with headless
   viewers in a separate process (4 WebSocket pages of 64 cameras; 16 aiortc WHEP players), where
@@ -18,17 +23,23 @@ under ``unshare -n`` when needed, because the WHEP scenario is WebRTC). Scenario
 
 Figures per scenario (medians over the repeats): glass-to-glass latency p50/p95/p99 (capture time
 from the frame header, i.e. the SEI capture time, to the frame drawn on the tile's canvas, same
-machine clock), decoded fps per tile (median and the lowest tile), dropped frames (sequence gaps
-= dropped by the wall for a slow page, plus frames the page skipped itself), and CPU: the wall
+machine clock; and, to tell the browser's share from the stack's, the same to the page's
+WebSocket, "arrival"), decoded fps per tile (median and the lowest tile), dropped frames
+(sequence gaps = dropped by the wall for a slow page, plus frames the page skipped), CPU: the wall
 server's (``rtcc serve``) CPU above its no-viewer baseline divided by the viewer-streams, the
 browser's and the simulators'. Everything binds 127.0.0.1. Writes results/bench_wall.json.
+
+``--scenarios ws-16,ws-64,ws-4x16`` runs only those (in that order, each repeat); the default is
+:data:`DEFAULT_SCENARIOS`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -108,6 +119,51 @@ class CpuMeter:
 
 
 # --- the benchmark -------------------------------------------------------------------------------
+
+
+DEFAULT_SCENARIOS = ("ws-16", "ws-64", "ws-4x16", "ws-64-main-draw", "whep-16", "srv-ws-256",
+                     "srv-whep-16")
+"""``ws-64-main-draw`` is the page as it was before paint workers and the YUV painter, kept
+in the default run so that old and new are compared under the same load."""
+_WS_NAME = re.compile(
+    r"ws-(?:(\d+)x)?(\d+)((?:-(?:main|worker|mse|auto|draw|yuv|bitmap|w\d+))*)")
+_WS_OPTION = {"main": "render=main", "worker": "render=worker", "mse": "decoder=mse",
+              "auto": "paint=auto", "draw": "paint=draw", "yuv": "paint=yuv",
+              "bitmap": "paint=bitmap"}
+
+
+@dataclass(frozen=True, slots=True)
+class WsScenario:
+    """Browser tabs of the wall page: how many, the layout, and extra page parameters."""
+
+    tabs: int
+    grid: int
+    query: str
+
+
+def ws_scenario(name: str) -> WsScenario | None:
+    """``ws-[TABSx]TILES[-main|-worker|-mse|-wN...]`` as a scenario; None for other names."""
+    m = _WS_NAME.fullmatch(name)
+    if m is None:
+        return None
+    grid = math.isqrt(int(m[2]))
+    if grid * grid != int(m[2]) or not 2 <= grid <= 8:
+        raise ValueError(f"{name}: tiles per tab must be a square from 4 to 64")
+    query = [_WS_OPTION.get(opt) or f"workers={opt[1:]}" for opt in m[3].split("-")[1:]]
+    return WsScenario(int(m[1] or 1), grid, "".join(f"&{q}" for q in query))
+
+
+def scenario_list(text: str) -> list[str]:
+    """The ``--scenarios`` argument: comma-separated names, each checked."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        try:
+            known = name in ("whep-16", "srv-ws-256", "srv-whep-16") or ws_scenario(name)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from err
+        if not known:
+            raise argparse.ArgumentTypeError(f"unknown scenario {name!r}")
+    return names
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -217,6 +273,8 @@ def _server_scenario(stack: Any, token: str, mode: str, sessions: int, cams: lis
     }
 
 
+TAKE_ARRIVALS = "window.wall.takeArrivals ? window.wall.takeArrivals() : {}"
+
 WHEP_PAGE = """async ({cams, token}) => {
   document.open(); document.write('<!doctype html><html><body></body></html>'); document.close();
   const { whepPlay } = await import('/wall/static/js/whep.js');
@@ -243,6 +301,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from load_tests.wall_stack import CHROMIUM, CHROMIUM_ARGS, WallStack
 
     me = os.getpid()
+    chosen = list(getattr(args, "scenarios", None) or DEFAULT_SCENARIOS)
     results: dict[str, list[dict[str, Any]]] = {}
     with WallStack(cameras=args.cameras, replay=True, size=args.size, fps=args.fps) as stack:
         assert stack.serve is not None and stack.sim is not None
@@ -276,24 +335,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                     f"sessionStorage.setItem('rtcc.user', '{stack.operator}');")
                 return ctx
 
-            scenarios = [("ws-16", 1, 4), ("ws-64", 1, 8), ("ws-4x16", 4, 4)]
             for rep in range(args.repeats):
-                for name, tabs, grid in scenarios:
-                    r = _ws_scenario(window, stack.url, tabs, grid, args, meter, baseline())
+                for name in chosen:
+                    spec = ws_scenario(name)
+                    if spec is not None:
+                        r = _ws_scenario(window, stack.url, spec, args, meter, baseline())
+                    elif name == "whep-16":
+                        ctx = window()
+                        r = _whep_scenario(ctx, stack, token, 16, args, meter, baseline())
+                        ctx.close()
+                    else:
+                        continue
                     results.setdefault(name, []).append(r)
                     _print_run(name, rep, r)
-                ctx = window()
-                r = _whep_scenario(ctx, stack, token, 16, args, meter, baseline())
-                ctx.close()
-                results.setdefault("whep-16", []).append(r)
-                _print_run("whep-16", rep, r)
             browser.close()
         # The server's cost per viewer-stream, with headless viewers in another process:
         # many WebSocket streams (4 pages x 64 cameras) against 16 WHEP sessions.
+        servers = {"srv-ws-256": ("ws", 4), "srv-whep-16": ("whep", 16)}
         for rep in range(args.repeats):
-            for name, mode, sessions, cams in (("srv-ws-256", "ws", 4, stack.live),
-                                               ("srv-whep-16", "whep", 16, stack.live)):
-                r = _server_scenario(stack, token, mode, sessions, cams, args, meter,
+            for name in (n for n in chosen if n in servers):
+                mode, sessions = servers[name]
+                r = _server_scenario(stack, token, mode, sessions, stack.live, args, meter,
                                      baseline())
                 results.setdefault(name, []).append(r)
                 _print_run(name, rep, r)
@@ -303,30 +365,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "load_average": os.getloadavg(), "runs": results, "median": summary}
 
 
-def _ws_scenario(window: Any, url: str, tabs: int, grid: int, args: argparse.Namespace,
+def _ws_scenario(window: Any, url: str, spec: WsScenario, args: argparse.Namespace,
                  meter: CpuMeter, baseline: dict[str, float]) -> dict[str, Any]:
     pages = []
     contexts = []
-    for tab in range(tabs):
+    for tab in range(spec.tabs):
         contexts.append(window())
         page = contexts[-1].new_page()
-        page.goto(f"{url}/wall/?grid={grid}&page={tab}")
+        page.goto(f"{url}/wall/?grid={spec.grid}&page={tab}{spec.query}")
         page.wait_for_function("window.wall && window.wall.ready", timeout=20000)
         pages.append(page)
     time.sleep(args.warmup)
     before = {}
     for page in pages:
         page.evaluate("window.wall.takeLatencies()")
+        page.evaluate(TAKE_ARRIVALS)
         for t in page.evaluate("window.wall.tileStats()"):
             before[t["cam"]] = t
     meter.start()
     time.sleep(args.seconds)
     cpu = meter.stop()
     lat: list[float] = []
+    arrivals: list[float] = []
     after = {}
     for page in pages:
         for values in page.evaluate("window.wall.takeLatencies()").values():
             lat.extend(values)
+        for values in page.evaluate(TAKE_ARRIVALS).values():
+            arrivals.extend(values)
         for t in page.evaluate("window.wall.tileStats()"):
             after[t["cam"]] = t
     for ctx in contexts:
@@ -344,6 +410,8 @@ def _ws_scenario(window: Any, url: str, tabs: int, grid: int, args: argparse.Nam
         "streams": streams,
         "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95),
                        "p99": percentile(lat, 99), "samples": len(lat)},
+        # Capture to the page's WebSocket: what the stack upstream of the browser adds.
+        "arrival_ms": {"p50": percentile(arrivals, 50), "p99": percentile(arrivals, 99)},
         "fps": {"median": statistics.median(fps) if fps else 0.0, "min": min(fps, default=0)},
         "frames": {"expected": expected, "received": received, "server_dropped": gaps,
                    "page_skipped": skipped},
@@ -385,10 +453,11 @@ def _whep_scenario(ctx: Any, stack: Any, token: str, n: int, args: argparse.Name
 def _print_run(name: str, rep: int, r: dict[str, Any]) -> None:
     lat = r["latency_ms"]
     lat_txt = "latency n/a (WebRTC)" if lat is None else \
-        f"g2g p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms"
+        f"g2g p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f} ms (arrival " \
+        f"{r['arrival_ms']['p50']:.0f}/{r['arrival_ms']['p99']:.0f})"
     f = r["frames"]
     drops = f.get("server_dropped", 0) + f.get("page_skipped", 0) + f.get("page_dropped", 0)
-    print(f"  {name:8} run {rep + 1}: {r['streams']} streams, {lat_txt}, fps median "
+    print(f"  {name:12} run {rep + 1}: {r['streams']} streams, {lat_txt}, fps median "
           f"{r['fps']['median']:.1f} min {r['fps']['min']:.1f}, dropped {drops}, serve "
           f"{r['cpu']['serve']:.2f} cores (idle {r['baseline']['serve']:.2f}; "
           f"{r['serve_ms_per_stream_s']:.2f} ms/s per stream), browser "
@@ -411,6 +480,7 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "streams": runs[0]["streams"],
         "p50_ms": med(["latency_ms", "p50"]), "p95_ms": med(["latency_ms", "p95"]),
         "p99_ms": med(["latency_ms", "p99"]),
+        "arrival_p50_ms": med(["arrival_ms", "p50"]), "arrival_p99_ms": med(["arrival_ms", "p99"]),
         "fps_median": med(["fps", "median"]), "fps_min": med(["fps", "min"]),
         "server_dropped": med(["frames", "server_dropped"]),
         "page_skipped": med(["frames", "page_skipped"]),
@@ -426,19 +496,20 @@ def _report(doc: dict[str, Any]) -> None:
     print(f"\nmedians over {doc['repeats']} runs of {doc['seconds']:g} s "
           f"({doc['cameras']} cameras {doc['size']} at {doc['fps']:g} fps, {doc['cpus']} CPUs, "
           f"load average at the end {doc['load_average'][0]:.1f}):")
-    print(f"{'scenario':9} {'streams':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'fps med':>7} "
+    print(f"{'scenario':12} {'streams':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'fps med':>7} "
           f"{'fps min':>7} {'dropped':>8} {'serve':>6} {'ms/s/stream':>11} {'browser':>7} "
-          f"{'sim':>5}")
+          f"{'sim':>5} {'arr p50':>7} {'arr p99':>7}")
     for name, s in m.items():
         def fmt(v: float | None, spec: str = ".0f") -> str:
             return "n/a" if v is None else format(v, spec)
         drops = sum(v for v in (s["server_dropped"], s["page_skipped"], s["page_dropped"])
                     if v is not None)
-        print(f"{name:9} {s['streams']:>7} {fmt(s['p50_ms']):>6} {fmt(s['p95_ms']):>6} "
+        print(f"{name:12} {s['streams']:>7} {fmt(s['p50_ms']):>6} {fmt(s['p95_ms']):>6} "
               f"{fmt(s['p99_ms']):>6} {fmt(s['fps_median'], '.1f'):>7} "
               f"{fmt(s['fps_min'], '.1f'):>7} {drops:>8.0f} {fmt(s['serve_cores'], '.2f'):>6} "
               f"{fmt(s['serve_ms_per_stream_s'], '.2f'):>11} "
-              f"{fmt(s['browser_cores'], '.2f'):>7} {fmt(s['sim_cores'], '.2f'):>5}")
+              f"{fmt(s['browser_cores'], '.2f'):>7} {fmt(s['sim_cores'], '.2f'):>5} "
+              f"{fmt(s['arrival_p50_ms']):>7} {fmt(s['arrival_p99_ms']):>7}")
     ws, whep = m.get("srv-ws-256"), m.get("srv-whep-16")
     if ws and whep and ws["serve_ms_per_stream_s"] and whep["serve_ms_per_stream_s"]:
         print(f"\nwall-server CPU per viewer-stream: WebSocket {ws['serve_ms_per_stream_s']:.2f}"
@@ -457,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=int, default=64)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--fps", type=float, default=10.0)
+    parser.add_argument("--scenarios", type=scenario_list, default=list(DEFAULT_SCENARIOS),
+                        help="comma-separated, in order (default: %(default)s)")
     parser.add_argument("-o", "--output", default=str(ROOT / "results" / "bench_wall.json"))
     args = parser.parse_args(argv)
     if not in_loopback_netns():

@@ -92,6 +92,11 @@ def wall(stack: WallStack, browser: BrowserContext) -> Page:
 def test_login_form_leads_to_a_wall_of_every_live_camera(stack: WallStack, wall: Page) -> None:
     assert wall.locator("#login").is_hidden()
     assert wall.evaluate("window.wall.decoder") == "webcodecs"
+    # By default tiles decode and paint in a pool of paint workers, not on the main thread.
+    assert wall.evaluate("[window.wall.render, window.wall.paint]") == ["worker", "auto"]
+    # One worker per 32 tiles: one for this 4x4 wall (the 8x8 layout test sees it grow).
+    assert wall.evaluate("window.wall.pool.workers.length") == 1
+    assert len(wall.workers) == 1
     tiles = wall.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.cam)")
     assert sorted(tiles) == stack.live
     assert wall.locator("#grid-size").input_value() == "4"
@@ -240,6 +245,20 @@ def test_layouts_from_2x2_to_8x8(wall: Page) -> None:
              "an 8x8 layout of the 15 live cameras")
     assert wall.evaluate("getComputedStyle(document.querySelector('#grid'))"
                          ".gridTemplateColumns.split(' ').length") == 8
+    # Small tiles are painted at their own size from the I420 planes (painters.js "yuv"):
+    # still a real picture on every tile, and the canvas no bigger than the tile needs.
+    wait_for(wall, "window.wall.tileStats().every(t => t.drawn >= 20)", 10, "8x8 tiles drawing")
+    pictures = wall.evaluate(PICTURE_STATS, ".tile")
+    blank = [p for p in pictures if p["std"] < 4 or p["mean"] < 8]
+    assert not blank, blank
+    sizes = wall.evaluate("""() => [...document.querySelectorAll('.tile .picture')].map(
+      (c) => [c.width, c.height, c.clientWidth * devicePixelRatio])""")
+    assert all(w < 640 and h < 360 and w >= tile_w - 2 for w, h, tile_w in sizes), sizes
+    # 64 places need a second paint worker, and the new tiles went to the less busy one.
+    assert sorted(wall.evaluate("window.wall.pool.workers.map(w => w.tiles)")) == [7, 8]
+    assert len(wall.workers) == 2
+    wall.wait_for_timeout(1500)  # let the fps/latency badges fill in
+    wall.screenshot(path=str(RESULTS / "wall-8x8.png"))
     # The 11 tiles the bigger layout added started on the cached GOP: first picture < 1 s.
     slow = {t["cam"]: t["firstFrameMs"] for t in wall.evaluate("window.wall.tileStats()")
             if t["firstFrameMs"] is None or t["firstFrameMs"] >= 1000}
@@ -262,3 +281,80 @@ def test_mse_fallback_plays(stack: WallStack, browser: BrowserContext) -> None:
     lat = page.evaluate("Object.values(window.wall.takeLatencies()).flat()")
     assert lat and sorted(lat)[len(lat) // 2] < 2000
     page.close()
+
+
+def test_main_thread_rendering_plays(stack: WallStack, browser: BrowserContext) -> None:
+    # ?render=main: the path for a browser without OffscreenCanvas, kept to compare against.
+    page = browser.new_page()
+    page.goto(f"{stack.url}/wall/?render=main&grid=4")
+    if page.locator("#login").is_visible():
+        page.fill("#login-user", stack.operator)
+        page.fill("#login-password", OPERATOR_PASSWORD)
+        page.click("#login-submit")
+    wait_for(page, "window.wall && window.wall.ready", 10, "the main-thread wall")
+    assert page.evaluate("[window.wall.decoder, window.wall.render]") == ["webcodecs", "main"]
+    assert page.workers == []
+    wait_for(page, "window.wall.tileStats().length === 15 && "
+             "window.wall.tileStats().every(t => t.drawn >= 10)", 15, "15 tiles on the main thread")
+    pictures = page.evaluate(PICTURE_STATS, ".tile")
+    assert all(p["std"] >= 4 and p["mean"] >= 8 for p in pictures), pictures
+    page.close()
+
+
+# Eight colour bars through both painters: Chromium's own conversion (drawImage) against the
+# page's I420 -> RGB tables, bar by bar, for the colour matrices and ranges a camera may declare.
+# The bars are RGB colours inside the gamut, turned into YUV with the matrix under test.
+PAINTER_COLOURS = """async ([matrix, fullRange]) => {
+  const { makePainter } = await import('/wall/static/js/painters.js');
+  const w = 640, h = 360, buf = new Uint8Array(w * h * 3 / 2);
+  const rgb = [[230, 230, 230], [20, 20, 20], [200, 60, 40], [40, 160, 70], [50, 80, 200],
+               [220, 200, 60], [128, 128, 128], [150, 60, 170]];
+  const [kr, kb] = matrix === 'bt709' ? [0.2126, 0.0722] : [0.299, 0.114];
+  const bars = rgb.map(([r, g, b]) => {
+    const y = (kr * r + (1 - kr - kb) * g + kb * b) / 255;
+    const cb = (b / 255 - y) / (2 * (1 - kb)), cr = (r / 255 - y) / (2 * (1 - kr));
+    const [ys, yo, cs] = fullRange ? [255, 0, 255] : [219, 16, 224];
+    return [yo + ys * y, 128 + cs * cb, 128 + cs * cr].map((v) => Math.round(v));
+  });
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const [Y, U, V] = bars[Math.floor(x / 80)];
+    buf[y * w + x] = Y;
+    if (y % 2 === 0 && x % 2 === 0) {
+      buf[w * h + (y / 2) * (w / 2) + x / 2] = U;
+      buf[w * h * 5 / 4 + (y / 2) * (w / 2) + x / 2] = V;
+    }
+  }
+  const colorSpace = {matrix, primaries: matrix === 'bt709' ? 'bt709' : 'smpte170m',
+                      transfer: matrix === 'bt709' ? 'bt709' : 'smpte170m', fullRange};
+  const paint = async (kind) => {
+    const c = new OffscreenCanvas(2, 2);
+    const p = makePainter(kind, c);
+    p.setSize(160, 90);
+    await p.paint(new VideoFrame(buf, {format: 'I420', codedWidth: w, codedHeight: h,
+                                       timestamp: 0, colorSpace}));
+    const ctx = c.getContext('2d');
+    return [c.width, [...Array(8).keys()].map((i) => {
+      const d = ctx.getImageData(Math.round((i + 0.5) * c.width / 8), c.height >> 1, 1, 1).data;
+      return [d[0], d[1], d[2]];
+    })];
+  };
+  return {draw: await paint('draw'), yuv: await paint('yuv'), rgb};
+}"""
+
+
+@pytest.mark.parametrize("matrix", ["bt709", "smpte170m", "bt709-full"])
+def test_yuv_painter_matches_chromium_colours(wall: Page, matrix: str) -> None:
+    result = wall.evaluate(PAINTER_COLOURS, [matrix.removesuffix("-full"),
+                                             matrix.endswith("-full")])
+    (draw_w, draw), (yuv_w, yuv) = result["draw"], result["yuv"]
+    assert (draw_w, yuv_w) == (640, 160)
+    assert len({tuple(c) for c in draw}) == 8  # eight distinct bars: the frame was built right
+
+    def off(got: list[list[int]], want: list[list[int]], levels: int) -> list[object]:
+        return [(a, b) for a, b in zip(got, want, strict=True)
+                if max(abs(x - y) for x, y in zip(a, b, strict=True)) > levels]
+
+    # The painter inverts the matrix up to rounding (8-bit YUV cannot hold the RGB exactly) ...
+    assert not off(yuv, result["rgb"], 3), f"{matrix}: yuv painter against the source colours"
+    # ... and agrees with Chromium's own conversion (which for bt709 strays by up to 7 levels).
+    assert not off(yuv, draw, 8), f"{matrix}: yuv painter against drawImage"

@@ -20,6 +20,7 @@ import redis.asyncio as aredis
 
 from rtcc.channels import CameraState, ChannelWriter, Frame
 from rtcc.ingest.resp import RespConnection
+from rtcc.ingest.resp_cluster import ClusterRespConnection
 from rtcc.media.encoder import H264Encoder
 from rtcc.media.h264 import AccessUnit, join_annexb
 from rtcc.media.sei import GroundTruth, Subject, build_sei_nal, insert_sei
@@ -72,7 +73,7 @@ class ChannelFeeder:
     paused: set[str] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
-    _conn: RespConnection | None = None
+    _conn: RespConnection | ClusterRespConnection | None = None
     _clip: list[AccessUnit] = field(default_factory=list)
 
     async def start(self) -> None:

@@ -21,6 +21,10 @@ SUITE = [
     "test_whep_focus_view_plays_in_the_browser",
     "test_layouts_from_2x2_to_8x8",
     "test_mse_fallback_plays",
+    "test_main_thread_rendering_plays",
+    "test_yuv_painter_matches_chromium_colours[bt709]",
+    "test_yuv_painter_matches_chromium_colours[smpte170m]",
+    "test_yuv_painter_matches_chromium_colours[bt709-full]",
 ]
 
 

@@ -3,13 +3,24 @@
 import { AuthRequired, forgetSession, getJson, login, savedSession } from "./api.js";
 import { WallConnection } from "./connection.js";
 import { NeighbourhoodMap } from "./map.js";
+import { PAINTERS } from "./painters.js";
 import { mseAvailable } from "./mse.js";
 import { Tile } from "./tile.js";
 import { webCodecsAvailable } from "./webcodecs.js";
 import { whepPlay } from "./whep.js";
+import { configurePool, poolSize, workerRenderAvailable } from "./workers.js";
 
 const params = new URLSearchParams(location.search);
 const decoderKind = params.get("decoder") === "mse" || !webCodecsAvailable() ? "mse" : "webcodecs";
+// Where WebCodecs pictures are decoded and painted: in paint workers (the default where
+// OffscreenCanvas exists) or on the main thread (?render=main, the old path, kept to compare).
+const renderKind = decoderKind === "mse" ? "mse"
+  : params.get("render") === "main" || !workerRenderAvailable() ? "main" : "worker";
+// Paint workers start as soon as the layout is known (loading their modules takes a while).
+const startPool = (grid) => renderKind === "worker"
+  && (window.wall.pool = configurePool(poolSize(params.get("workers"), grid)));
+// How decoded pictures reach the canvas (painters.js): ?paint=auto|draw|yuv|bitmap.
+const paintKind = PAINTERS[params.get("paint")] ? params.get("paint") : "auto";
 const GRID_SIZES = [2, 3, 4, 5, 6, 7, 8];
 
 const $ = (sel) => document.querySelector(sel);
@@ -31,21 +42,27 @@ function clampGrid(n) {
 }
 
 // --- test and benchmark hooks ---------------------------------------------------------------
+function takeSamples(field) {
+  const out = {};
+  for (const [cam, tile] of state.tiles) {
+    out[cam] = tile.stats[field];
+    tile.stats[field] = [];
+  }
+  return out;
+}
+
 window.wall = {
   ready: false,
   decoder: decoderKind,
+  render: renderKind,
+  paint: paintKind,
+  pool: null, // the paint workers (render=worker)
   state,
   tileStats() {
     return [...state.tiles.values()].map((t) => ({ ...t.stats.snapshot(), state: t.state }));
   },
-  takeLatencies() {
-    const out = {};
-    for (const [cam, tile] of state.tiles) {
-      out[cam] = tile.stats.latencies;
-      tile.stats.latencies = [];
-    }
-    return out;
-  },
+  takeLatencies: () => takeSamples("latencies"), // ms, capture -> drawn, per camera
+  takeArrivals: () => takeSamples("arrivals"), // ms, capture -> the page's WebSocket
   connection() {
     return state.conn;
   },
@@ -105,6 +122,7 @@ function pages() {
 
 function layoutTiles() {
   const n = state.grid;
+  startPool(n);
   state.page = Math.min(state.page, pages() - 1);
   const visible = liveCameras().slice(state.page * n * n, (state.page + 1) * n * n);
   const keep = new Set(visible.map((c) => c.id));
@@ -133,7 +151,7 @@ function layoutTiles() {
   for (const cam of visible) {
     if (state.tiles.has(cam.id)) continue;
     if (state.tiles.size >= n * n && !evict()) break;
-    const tile = new Tile(cam, decoderKind, focusCamera);
+    const tile = new Tile(cam, { renderKind, paintKind }, focusCamera);
     state.tiles.set(cam.id, tile);
     state.conn.subscribe(cam.id, (frame) => tile.onFrame(frame));
   }
@@ -331,7 +349,8 @@ async function start() {
   state.conn.open();
   state.map = new NeighbourhoodMap($("#map"), focusCamera);
   $("#grid-size").value = String(state.grid);
-  $("#decoder").textContent = decoderKind === "webcodecs" ? "WebCodecs" : "MSE";
+  const decoderLabel = { worker: "WebCodecs · workers", main: "WebCodecs", mse: "MSE" };
+  $("#decoder").textContent = decoderLabel[renderKind];
   layoutTiles();
   loadMap();
   state.timers.push(setInterval(() => {
@@ -345,6 +364,7 @@ async function start() {
 }
 
 function init() {
+  startPool(state.grid || 2); // before the login and the camera list: the layout may grow it
   $("#login-form").addEventListener("submit", onLogin);
   $("#logout").addEventListener("click", logout);
   $("#focus-close").addEventListener("click", closeFocus);

@@ -20,6 +20,7 @@ export class TileStats {
     this.firstFrameMs = null;
     this.firstReceiveMs = null;
     this.latencies = []; // ms, capture -> drawn
+    this.arrivals = []; // ms, capture -> received by the page (the browser's share is the rest)
     this.drawTimes = [];
     this.exposed = 0;
     this.people = 0;
@@ -27,6 +28,8 @@ export class TileStats {
 
   onReceive(frame) {
     this.received++;
+    this.arrivals.push((nowMicros() - frame.t) / 1000);
+    if (this.arrivals.length > LATENCY_KEEP) this.arrivals.splice(0, this.arrivals.length - LATENCY_KEEP);
     if (this.firstReceiveMs === null) this.firstReceiveMs = performance.now() - this.subscribedAt;
     if (this.lastSeq !== null) {
       const gap = (frame.seq - this.lastSeq - 1) >>> 0;
@@ -37,11 +40,14 @@ export class TileStats {
     this.people = frame.people;
   }
 
-  onDrawn(captureMicros) {
-    const now = performance.now();
+  /** A picture was drawn: now, or at ``drawnMicros`` (wall-clock µs) in a paint worker. */
+  onDrawn(captureMicros, drawnMicros = undefined) {
+    const wallNow = nowMicros();
+    const drawnAt = drawnMicros === undefined ? wallNow : drawnMicros;
+    const now = performance.now() - (wallNow - drawnAt) / 1000;
     this.drawn++;
     if (this.firstFrameMs === null) this.firstFrameMs = now - this.subscribedAt;
-    const latency = (nowMicros() - captureMicros) / 1000;
+    const latency = (drawnAt - captureMicros) / 1000;
     this.latencies.push(latency);
     if (this.latencies.length > LATENCY_KEEP) this.latencies.splice(0, this.latencies.length - LATENCY_KEEP);
     this.drawTimes.push(now);

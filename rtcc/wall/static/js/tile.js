@@ -4,6 +4,7 @@
 import { MseRenderer } from "./mse.js";
 import { nowMicros, TileStats } from "./stats.js";
 import { WebCodecsRenderer } from "./webcodecs.js";
+import { WorkerRenderer } from "./workers.js";
 
 const LATE_US = 400_000; // frames older than this are not worth decoding on a live wall
 
@@ -22,7 +23,7 @@ function el(tag, cls, text) {
 }
 
 export class Tile {
-  constructor(cam, decoderKind, onFocus) {
+  constructor(cam, { renderKind, paintKind }, onFocus) {
     this.cam = cam.id;
     this.info = cam;
     this.state = "connecting";
@@ -33,10 +34,17 @@ export class Tile {
     this.el = el("div", "tile");
     this.el.dataset.cam = cam.id;
     this.el.tabIndex = 0;
-    const picture = decoderKind === "mse" ? el("video", "picture") : el("canvas", "picture");
-    this.renderer = decoderKind === "mse"
-      ? new MseRenderer(picture, this.stats)
-      : new WebCodecsRenderer(picture, this.stats);
+    const picture = renderKind === "mse" ? el("video", "picture") : el("canvas", "picture");
+    const Renderer = { mse: MseRenderer, main: WebCodecsRenderer, worker: WorkerRenderer }[renderKind];
+    this.renderer = new Renderer(picture, this.stats, paintKind);
+    if (this.renderer.setSize) {
+      // Painters that paint at the tile's size follow the layout (2x2 .. 8x8, window size).
+      this.resize = new ResizeObserver(([entry]) => {
+        const dpr = window.devicePixelRatio || 1;
+        this.renderer.setSize(entry.contentRect.width * dpr, entry.contentRect.height * dpr);
+      });
+      this.resize.observe(picture);
+    }
     this.el.appendChild(picture);
 
     const top = el("div", "tile-bar tile-top");
@@ -135,6 +143,7 @@ export class Tile {
   }
 
   destroy() {
+    this.resize?.disconnect();
     this.renderer.close();
     this.el.remove();
   }

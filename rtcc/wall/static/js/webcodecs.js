@@ -1,6 +1,10 @@
 // Tile renderer with WebCodecs: Annex-B access units -> VideoDecoder -> canvas.
+// Runs on the page's main thread (render=main) or, unchanged, inside a paint worker on an
+// OffscreenCanvas (render=worker, see paintworker.js): both scopes have VideoDecoder and
+// requestAnimationFrame.
 
 import { codecString, parameterSets, splitAnnexB } from "./h264.js";
+import { makePainter } from "./painters.js";
 
 const MAX_DECODE_QUEUE = 6;
 
@@ -12,8 +16,9 @@ let scheduled = false;
 
 function paintAll() {
   scheduled = false;
-  for (const renderer of dirty) renderer.paint();
+  const batch = [...dirty];
   dirty.clear();
+  for (const renderer of batch) renderer.paint();
 }
 
 function schedulePaint(renderer) {
@@ -25,14 +30,16 @@ function schedulePaint(renderer) {
 }
 
 export function webCodecsAvailable() {
-  return typeof window.VideoDecoder === "function" && typeof window.EncodedVideoChunk === "function";
+  return typeof globalThis.VideoDecoder === "function"
+    && typeof globalThis.EncodedVideoChunk === "function";
 }
 
 export class WebCodecsRenderer {
-  constructor(canvas, stats) {
+  constructor(canvas, stats, paintKind = "auto") {
     this.kind = "webcodecs";
     this.canvas = canvas;
-    this.ctx = canvas.getContext("2d", { alpha: false });
+    this.painter = makePainter(paintKind, canvas);
+    this.painting = false;
     this.stats = stats;
     this.decoder = null;
     this.codec = null;
@@ -99,28 +106,35 @@ export class WebCodecsRenderer {
   }
 
   paint() {
+    if (this.painting) {
+      schedulePaint(this); // the previous picture is still being converted: next frame
+      return;
+    }
     const videoFrame = this.pending;
     this.pending = null;
     if (!videoFrame) return;
-    const c = this.canvas;
-    // Draw at the picture's own size and let CSS scale the canvas: converting a decoded
-    // picture 1:1 costs about half of converting and scaling it in drawImage (measured in
-    // headless Chromium: 0.9 ms against 1.7 ms for 640x360), and the compositor scales anyway.
-    const w = videoFrame.displayWidth;
-    const h = videoFrame.displayHeight;
-    if (c.width !== w || c.height !== h) {
-      c.width = w;
-      c.height = h;
-    }
-    this.ctx.drawImage(videoFrame, 0, 0);
     const t = videoFrame.timestamp;
-    videoFrame.close();
-    this.stats.onDrawn(t);
+    const done = this.painter.paint(videoFrame);
+    if (done === true) {
+      this.stats.onDrawn(t);
+    } else if (done) {
+      this.painting = true;
+      done.then((painted) => {
+        if (painted) this.stats.onDrawn(t);
+      }, (err) => console.warn(`paint failed on ${this.stats.cam}: ${err.message}`))
+        .finally(() => {
+          this.painting = false;
+        });
+    }
+  }
+
+  /** The tile's size in device pixels, for painters that paint at the tile's size. */
+  setSize(width, height) {
+    this.painter.setSize(width, height);
   }
 
   blank() {
-    this.ctx.fillStyle = "#000";
-    this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    this.painter.blank();
   }
 
   reset() {
