@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -30,8 +32,9 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +175,36 @@ class _CameraCollector(Collector):
         yield drops
 
 
+class FrameHistogram(Collector):
+    """A histogram observed once per frame on the event loop and exported at scrape time.
+
+    ``prometheus_client.Histogram.observe`` takes a lock and updates two locked values (~1.5 µs);
+    at 10,000 frames a second that is 1.5 % of a core for one series. Here an observation is a
+    bisect and two additions on plain numbers; the scrape (on a thread) copies them first."""
+
+    def __init__(self, name: str, documentation: str, buckets: tuple[float, ...],
+                 registry: CollectorRegistry) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds = tuple(float(b) for b in buckets)
+        self.counts = [0] * (len(self.bounds) + 1)
+        self.sum = 0.0
+        registry.register(self)
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1  # le: the first bound >= value
+        self.sum += value
+
+    def collect(self) -> Iterator[Metric]:
+        counts, total = list(self.counts), self.sum
+        buckets, cumulative = [], 0
+        for bound, n in zip((*self.bounds, math.inf), counts, strict=True):
+            cumulative += n
+            buckets.append((floatToGoString(bound), cumulative))
+        yield HistogramMetricFamily(self.name, self.documentation, buckets=buckets,
+                                    sum_value=total)
+
+
 class HubMetrics:
     """The ingest hub's collectors (prefix ``rtcc_hub_``)."""
 
@@ -182,7 +215,7 @@ class HubMetrics:
         registry.register(_CameraCollector(self))
         self.state = Enum("rtcc_hub_camera_state", "Worker state of each camera", ["camera"],
                           states=list(CAMERA_STATES), registry=registry)
-        self.capture_to_redis = Histogram(
+        self.capture_to_redis = FrameHistogram(
             "rtcc_hub_capture_to_redis_seconds",
             "Camera capture time (SEI, else RTCP sender report, else arrival) to Redis ack",
             buckets=LATENCY_BUCKETS, registry=registry)
