@@ -43,7 +43,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=300.0, help="soak: seconds of load")
     p.add_argument("--sample", type=float, default=10.0, help="soak: seconds per window")
     p.add_argument("--viewers", type=int, default=0,
-                   help="wall viewers (WebSocket pages); runs all of rtcc serve")
+                   help="wall viewers (pages of the wall); runs all of rtcc serve")
+    p.add_argument("--viewer-kind", choices=("ws", "browser"), default="ws",
+                   help="ws: WebSocket clients (latency to the message); browser: the wall page "
+                   "in headless Chromium (decoded and drawn; latency to the picture)")
     p.add_argument("--full", action="store_true", help="run all of rtcc serve, not the hub alone")
     p.add_argument("--baseline", type=int, default=None,
                    help="cameras for ffmpeg/PyAV/redis-benchmark (default min(50, max step); "
@@ -75,7 +78,8 @@ def config(args: argparse.Namespace, argv: list[str]) -> LoadConfig:
         mode=args.mode, cameras=args.cameras or (300 if args.mode == "ramp" else 100),
         protocol=args.protocol, step=args.step or 50, hold=args.hold, warmup=args.warmup,
         repeat=args.repeat,
-        duration=args.duration, sample=args.sample, viewers=args.viewers, size=args.size,
+        duration=args.duration, sample=args.sample, viewers=args.viewers,
+        viewer_kind=args.viewer_kind, size=args.size,
         fps=args.fps, templates=args.templates, baseline=args.baseline,
         bench_requests=args.bench_requests,
         kill_fraction=args.kill_fraction, down=args.down, recover_timeout=args.recover_timeout,

@@ -59,7 +59,10 @@ class LoadConfig:
     sample: float = 10.0
     """Soak: seconds per measurement window."""
     viewers: int = 0
-    """Wall viewers (WebSocket pages subscribed to every camera); needs ``rtcc serve``."""
+    """Wall viewers (pages subscribed to every camera); needs ``rtcc serve``."""
+    viewer_kind: str = "ws"
+    """``ws``: WebSocket clients in Python (latency to the message); ``browser``: the wall page in
+    headless Chromium (latency to the picture drawn)."""
     size: str = "640x360"
     fps: float = 10.0
     templates: int = 4

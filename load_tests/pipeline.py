@@ -139,9 +139,10 @@ class Pipeline:
     def start_viewers(self, token: str, seconds: float, warmup: float) -> None:
         assert self.hub is not None
         self.viewers = self.e.spawn("viewers", [
-            *self.e.viewer_command(), self.hub.url, token, str(self.cfg.viewers),
+            *self.e.viewer_command(self.cfg.viewer_kind), self.hub.url, token,
+            str(self.cfg.viewers),
             f"{seconds:g}", f"{warmup:g}", *self.cameras])
-        self.viewers.line("READY", timeout=60)
+        self.viewers.line("READY", timeout=120)
 
     def viewer_result(self, timeout: float = 60.0) -> dict[str, Any] | None:
         if self.viewers is None:

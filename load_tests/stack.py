@@ -159,8 +159,9 @@ class Env:
                              check=True, capture_output=True, text=True, timeout=60)
         return out.stdout.strip().splitlines()[-1].strip()
 
-    def viewer_command(self) -> list[str]:
-        return [sys.executable, "-m", "load_tests.viewers"]
+    def viewer_command(self, kind: str = "ws") -> list[str]:
+        module = "load_tests.browser_viewers" if kind == "browser" else "load_tests.viewers"
+        return [sys.executable, "-m", module]
 
     def restart_redis(self) -> float:
         """A real restart of the live redis-server (SIGTERM, then a new process on the same

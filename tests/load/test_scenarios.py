@@ -94,3 +94,19 @@ def test_mix_with_wall_viewers(tmp_path: Path) -> None:
     assert 0 < wall["latency_ms"]["p50"] <= wall["latency_ms"]["p99"] < 5000
     assert wall["first_frame_ms"]["n"] == 2
     assert step["procs"]["viewers"]["rss_mb"] > 10
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(200)
+def test_ramp_with_a_chromium_wall_viewer(tmp_path: Path) -> None:
+    """The wall page in headless Chromium as the viewer: latency to the picture drawn."""
+    doc = _run(["ramp", "--cameras", "3", "--step", "3", "--hold", "4", "--warmup", "3",
+                "--viewers", "1", "--viewer-kind", "browser", "--baseline", "0",
+                "--size", "320x180", "--templates", "1"], tmp_path / "b", 190)
+    (step,) = doc["ramp"]["steps"]
+    assert doc["config"]["viewer_kind"] == "browser" and step["streams_up"] == 3
+    wall = step["wall"]
+    assert wall["kind"] == "browser" and wall["streams"] == 3 and not wall["errors"]
+    assert wall["frames"] >= 3 * 10 * 4 * 0.7 and wall["gaps"] == 0  # decoded and drawn
+    assert 0 < wall["latency_ms"]["p50"] <= wall["latency_ms"]["p99"] < 5000
+    assert wall["first_frame_ms"]["n"] == 3
