@@ -30,6 +30,7 @@ _DURATION = re.compile(r"^\d+(ms|s|m|h|d)$")
 _SUFFIXES = {
     "Counter": ("_total", "_created"), "CounterMetricFamily": ("_total", "_created"),
     "Histogram": ("_bucket", "_sum", "_count", "_created"),
+    "FrameHistogram": ("_bucket", "_sum", "_count"),  # rtcc.metrics: exported at scrape time
     "Gauge": ("",), "GaugeMetricFamily": ("",), "Enum": ("",), "Info": ("_info",),
     "Summary": ("_sum", "_count", "_created"),
 }
