@@ -137,12 +137,18 @@ async def test_digest_auth_with_ffmpeg_gstreamer_and_pyav(make_fleet, tmp_path: 
         assert code != 0
         return out + err
 
-    *_, pulled, ff_err, gst_err = await asyncio.gather(
+    # Every peer runs to its end even when one fails, so none leaves its pipes to the next test.
+    results = await asyncio.gather(
         _ffmpeg_capture(good, "udp", tmp_path / "ffmpeg.h264"),
         _gst_capture(plain, "tcp", tmp_path / "gst.h264", "user-id=viewer",
                      "user-pw=pa55-word"),
         asyncio.to_thread(pyav_pull, good, "tcp", FRAMES),
-        refused_ffprobe(), refused_gst())
+        refused_ffprobe(), refused_gst(), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    *_, pulled, ff_err, gst_err = results
+    assert isinstance(pulled, list) and isinstance(ff_err, str) and isinstance(gst_err, str)
     _check_stream((tmp_path / "ffmpeg.h264").read_bytes(), "cam-0", FRAMES)
     _check_stream((tmp_path / "gst.h264").read_bytes(), "cam-0", FRAMES)
     _check_pulled(pulled, "cam-0")
