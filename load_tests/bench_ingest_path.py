@@ -23,7 +23,6 @@ subjects, packetized by rtcc's packetizer (1,200-byte payloads). The consent loo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import time
 from collections.abc import Callable
@@ -152,5 +151,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(asyncio.sleep(0))  # nothing async: the loop is never needed
     main()

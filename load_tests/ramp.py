@@ -145,8 +145,8 @@ def baselines(e: Env, cfg: LoadConfig, n: int, progress: Progress) -> dict[str, 
     progress.update(xadd_per_s=bench["xadd_per_s"])
     return {
         "cameras": n, "side_by_side": side, "redis_benchmark": bench,
-        "cores_per_stream": {"hub": side["hub_cores"] / n, "ffmpeg": side["ffmpeg_cores"] / n,
-                             "pyav": side["pyav_cores"] / n},
+        "cores_per_stream": {"hub": side["hub_per_stream"], "ffmpeg": side["ffmpeg_per_stream"],
+                             "pyav": side["pyav_per_stream"]},
         "ratios": {"hub_vs_ffmpeg": side["hub_vs_ffmpeg"], "hub_vs_pyav": side["hub_vs_pyav"],
                    "hub_xadd_share_of_redis_ceiling": hub_xadd / bench["xadd_per_s"],
                    "redis_ceiling_streams": bench["xadd_per_s"] / (2 * cfg.fps)},

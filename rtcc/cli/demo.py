@@ -333,6 +333,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 login = asyncio.run(_seed(urls, demo, sources, args.user, password))
 
                 def ready(port: int) -> None:
+                    # Only the URL printed: a wildcard bind (an explicit --host) is shown as
+                    # loopback, where the wall can always be opened.
                     host = settings.host if settings.host not in ("0.0.0.0", "::") \
                         else "127.0.0.1"
                     _say(f"\nrtcc demo: the monitor wall is at http://{host}:{port}/wall/")

@@ -54,6 +54,8 @@ def build_rtsp_sdp(
         "v=0",
         f"o=- {session_id} 1 IN IP4 {origin_addr}",
         f"s={session_name}",
+        # RFC 2326 C.1.7: in a DESCRIBE the connection address is 0.0.0.0 (unspecified); the
+        # real addresses come with SETUP. Not a bind: nothing listens because of this line.
         "c=IN IP4 0.0.0.0",
         "t=0 0",
         "a=tool:rtcc",
