@@ -35,6 +35,7 @@ from typing import IO, Any, TypeVar
 
 import redis.asyncio as aredis
 
+from rtcc import keys
 from rtcc.cli.demo import DEMO_SCENE
 from rtcc.config import Settings
 from rtcc.redis_server import RedisUrls, redis_urls
@@ -125,6 +126,21 @@ class WallStack:
         extra_live = [c for c in live if c not in set(self.live)]
         self.admin_token = self.run(self._seed(sources, extra_live))
         self._start_serve(world_path, timeout)
+        self.run(self._keyframes_in_redis(time.monotonic() + timeout))
+
+    async def _keyframes_in_redis(self, deadline: float) -> None:
+        """Wait until every camera has a keyframe in its live channel: a tile opened before that
+        cannot start from a cached GOP and waits for the camera's next keyframe (up to a GOP)."""
+        assert self.urls is not None
+        client = aredis.Redis.from_url(self.urls.live)
+        try:
+            while time.monotonic() < deadline:
+                if await client.exists(*(keys.gop(cam) for cam in self.live)) == len(self.live):
+                    return
+                await asyncio.sleep(0.1)
+        finally:
+            await client.aclose()
+        raise RuntimeError("not every camera had a keyframe in Redis in time")
 
     def stop(self) -> None:
         for proc in (self.serve, self.sim):

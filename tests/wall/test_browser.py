@@ -22,6 +22,7 @@ SUITE = [
     "test_layouts_from_2x2_to_8x8",
     "test_mse_fallback_plays",
     "test_main_thread_rendering_plays",
+    "test_cold_start_draws_on_the_main_thread_until_the_workers_are_ready",
     "test_yuv_painter_matches_chromium_colours[bt709]",
     "test_yuv_painter_matches_chromium_colours[smpte170m]",
     "test_yuv_painter_matches_chromium_colours[bt709-full]",

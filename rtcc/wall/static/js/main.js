@@ -17,8 +17,13 @@ const decoderKind = params.get("decoder") === "mse" || !webCodecsAvailable() ? "
 const renderKind = decoderKind === "mse" ? "mse"
   : params.get("render") === "main" || !workerRenderAvailable() ? "main" : "worker";
 // Paint workers start as soon as the layout is known (loading their modules takes a while).
-const startPool = (grid) => renderKind === "worker"
-  && (window.wall.pool = configurePool(poolSize(params.get("workers"), grid)));
+// ?workerdelay=MS takes each paint worker's "ready" that much later: the cold start of a brand-new
+// browser (tiles first draw on the main thread, then move to their worker), on demand for tests.
+const startPool = (grid) => {
+  if (renderKind !== "worker") return;
+  window.wall.pool = configurePool(poolSize(params.get("workers"), grid));
+  window.wall.pool.readyDelayMs = Math.max(0, Number(params.get("workerdelay")) || 0);
+};
 // How decoded pictures reach the canvas (painters.js): ?paint=auto|draw|yuv|bitmap.
 const paintKind = PAINTERS[params.get("paint")] ? params.get("paint") : "auto";
 const GRID_SIZES = [2, 3, 4, 5, 6, 7, 8];
@@ -59,7 +64,9 @@ window.wall = {
   pool: null, // the paint workers (render=worker)
   state,
   tileStats() {
-    return [...state.tiles.values()].map((t) => ({ ...t.stats.snapshot(), state: t.state }));
+    // painter: where the tile's pictures are drawn now ("worker" after a cold start's handover)
+    return [...state.tiles.values()].map((t) => ({ ...t.stats.snapshot(), state: t.state,
+      painter: t.renderer.local ? "main" : t.renderer.kind }));
   },
   takeLatencies: () => takeSamples("latencies"), // ms, capture -> drawn, per camera
   takeArrivals: () => takeSamples("arrivals"), // ms, capture -> the page's WebSocket

@@ -44,6 +44,11 @@ export class Tile {
         this.renderer.setSize(entry.contentRect.width * dpr, entry.contentRect.height * dpr);
       });
       this.resize.observe(picture);
+      // A tile that started on the main thread gets a new canvas when its paint worker is ready.
+      this.renderer.onElement = (old, next) => {
+        this.resize.unobserve(old);
+        this.resize.observe(next);
+      };
     }
     this.el.appendChild(picture);
 

@@ -10,6 +10,15 @@
 // Measured at 8x8 (docs/benchmarks.md): the main thread busy 0.31 s/s with workers against 0.64
 // s/s without; with drawImage, a worker's OffscreenCanvas costs ~3 ms a picture, which is why the
 // workers paint with the "yuv" painter on small tiles (painters.js).
+//
+// Cold start: on a cold or busy machine a worker can take seconds to load and compile its modules,
+// and a tile handed to a worker that is not yet running would show nothing until then. So a tile created before
+// its worker has reported "ready" draws on the main thread (the page has those modules loaded
+// already); once the worker is ready, the tile gives it a fresh canvas, keeps drawing here until
+// the worker's first picture arrives, then swaps the canvases. No tile waits for a worker and no
+// tile goes blank during the move.
+
+import { WebCodecsRenderer } from "./webcodecs.js";
 
 const WORKER_URL = new URL("./paintworker.js", import.meta.url);
 
@@ -25,6 +34,8 @@ class PaintPool {
     this.renderers = new Map(); // id -> WorkerRenderer
     this.nextId = 1;
     this.readyMs = []; // when each worker had loaded (ms since the page's time origin)
+    this.readyDelayMs = 0; // ?workerdelay= : take a worker's "ready" this much later (tests)
+    this.handovers = 0; // tiles moved from the main thread to a worker after a cold start
   }
 
   /** Start the workers now: loading their modules takes a while on a busy machine, and a
@@ -32,9 +43,10 @@ class PaintPool {
   start() {
     while (this.workers.length < this.size) {
       const worker = new Worker(WORKER_URL, { type: "module", name: `paint-${this.workers.length}` });
-      worker.onmessage = (event) => this.onMessage(event.data);
+      const slot = { worker, tiles: 0, ready: false, waiting: new Set() };
+      worker.onmessage = (event) => this.onMessage(slot, event.data);
       worker.onerror = (event) => console.warn(`paint worker failed: ${event.message}`);
-      this.workers.push({ worker, tiles: 0 });
+      this.workers.push(slot);
     }
     return this;
   }
@@ -50,18 +62,29 @@ class PaintPool {
 
   release(renderer, slot) {
     slot.tiles--;
+    slot.waiting.delete(renderer);
     this.renderers.delete(renderer.id);
   }
 
-  onMessage(msg) {
-    if (msg.op === "ready") this.readyMs.push(performance.now());
+  onMessage(slot, msg) {
+    if (msg.op === "ready") {
+      if (this.readyDelayMs > 0) setTimeout(() => this.onReady(slot), this.readyDelayMs);
+      else this.onReady(slot);
+      return;
+    }
     if (msg.op !== "drawn") return;
     for (const [id, gen, drawn, skipped] of msg.tiles) {
       const renderer = this.renderers.get(id);
       if (!renderer || renderer.gen !== gen) continue; // a tile since reset or gone
-      renderer.stats.skipped += skipped;
-      for (let i = 0; i < drawn.length; i += 2) renderer.stats.onDrawn(drawn[i], drawn[i + 1]);
+      renderer.onWorkerDrawn(drawn, skipped);
     }
+  }
+
+  onReady(slot) {
+    this.readyMs.push(performance.now());
+    slot.ready = true;
+    for (const renderer of slot.waiting) renderer.handOver();
+    slot.waiting.clear();
   }
 }
 
@@ -85,20 +108,93 @@ export function configurePool(size) {
   return pool.start();
 }
 
+/** Forwards a main-thread renderer's pictures to the tile's stats, remembering the newest. */
+class LocalStats {
+  constructor(stats) {
+    this.stats = stats;
+    this.cam = stats.cam;
+    this.lastCapture = -Infinity;
+  }
+
+  get skipped() {
+    return this.stats.skipped;
+  }
+
+  set skipped(value) {
+    this.stats.skipped = value;
+  }
+
+  onDrawn(captureMicros) {
+    this.lastCapture = Math.max(this.lastCapture, captureMicros);
+    this.stats.onDrawn(captureMicros);
+  }
+}
+
 export class WorkerRenderer {
   constructor(canvas, stats, paintKind = "auto") {
     this.kind = "worker";
     this.canvas = canvas;
     this.stats = stats;
+    this.paintKind = paintKind;
     this.needKey = true;
     this.gen = 0;
+    this.size = null;
+    this.onElement = null; // (old, new): called when the tile's canvas is replaced (handover)
+    this.local = null; // a main-thread renderer while the worker starts (cold start)
+    this.localStats = null;
+    this.next = null; // the canvas the worker paints on while the main thread still shows
+    this.workerNeedKey = false; // during a handover: the worker starts at a keyframe
     this.slot = (pool || configurePool(1)).assign(this);
+    if (this.slot.ready) {
+      this.attach(canvas);
+    } else {
+      this.localStats = new LocalStats(stats);
+      this.local = new WebCodecsRenderer(canvas, this.localStats, paintKind);
+      this.slot.waiting.add(this);
+    }
+  }
+
+  /** Give ``canvas`` to the worker. */
+  attach(canvas) {
     const offscreen = canvas.transferControlToOffscreen();
-    this.post({ op: "attach", id: this.id, canvas: offscreen, paint: paintKind }, [offscreen]);
+    this.post({ op: "attach", id: this.id, canvas: offscreen, paint: this.paintKind }, [offscreen]);
+    if (this.size) this.post({ op: "size", id: this.id, ...this.size });
+  }
+
+  /** The worker is ready: it paints on a fresh canvas (one with a 2D context cannot be handed
+   * over) from the next keyframe; the main thread's picture stays until the worker's first. */
+  handOver() {
+    if (!this.slot || !this.local) return;
+    this.next = document.createElement("canvas");
+    this.next.className = this.canvas.className;
+    this.attach(this.next);
+    this.workerNeedKey = true;
+  }
+
+  /** The worker drew: on the first pictures after a handover, swap the canvases. */
+  onWorkerDrawn(drawn, skipped) {
+    let from = 0;
+    if (this.next) {
+      if (!drawn.length) return; // still waiting for a keyframe: the main thread shows
+      this.canvas.replaceWith(this.next);
+      const old = this.canvas;
+      this.canvas = this.next;
+      this.next = null;
+      this.local.close();
+      this.local = null;
+      pool.handovers++;
+      this.onElement?.(old, this.canvas);
+      // Pictures the main thread already counted are not counted twice.
+      while (from < drawn.length && drawn[from] <= this.localStats.lastCapture) from += 2;
+    }
+    this.stats.skipped += skipped;
+    for (let i = from; i < drawn.length; i += 2) this.stats.onDrawn(drawn[i], drawn[i + 1]);
   }
 
   setSize(width, height) {
-    this.post({ op: "size", id: this.id, width, height });
+    this.size = { width, height };
+    this.local?.setSize(width, height);
+    if (!this.local || this.next) this.post({ op: "size", id: this.id, width, height });
   }
 
   element() {
@@ -115,6 +211,11 @@ export class WorkerRenderer {
       return;
     }
     this.needKey = false;
+    if (this.local) {
+      this.local.push(frame); // decode() copies the bytes: the buffer can still move on
+      if (!this.next || (this.workerNeedKey && !frame.key)) return;
+      this.workerNeedKey = false;
+    }
     const data = frame.payload.buffer; // the WebSocket message's own buffer: moved, not copied
     this.post({ op: "frame", id: this.id, gen: this.gen, key: frame.key, t: frame.t, data,
       offset: frame.payload.byteOffset }, [data]);
@@ -123,6 +224,11 @@ export class WorkerRenderer {
   reset() {
     this.gen++;
     this.needKey = true;
+    if (this.local) {
+      this.local.reset();
+      this.workerNeedKey = true;
+      if (!this.next) return;
+    }
     this.post({ op: "reset", id: this.id, gen: this.gen });
   }
 
@@ -132,6 +238,13 @@ export class WorkerRenderer {
 
   close() {
     if (!this.slot) return;
+    this.local?.close();
+    this.local = null;
+    if (!this.slot.ready) {
+      pool.release(this, this.slot);
+      this.slot = null;
+      return;
+    }
     this.post({ op: "detach", id: this.id });
     pool.release(this, this.slot);
     this.slot = null;
