@@ -217,7 +217,7 @@ def _flush_stap(pending: list[bytes], add: Callable[[bytes], None]) -> None:
     pending.clear()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per frame, see rtcc.channels.Frame
 class ReceivedAccessUnit:
     """An access unit reassembled from RTP.
 

@@ -303,7 +303,22 @@ def ground_truth_json(nal: bytes) -> bytes | None:
     """The raw ground-truth JSON of an SEI NAL unit, unvalidated (None when there is none).
 
     For relaying the payload as sent (the hub's ``meta`` field) without a parse/serialize trip.
+    The hub calls this for every frame: an SEI that holds only the ground-truth message and no
+    emulation prevention bytes (what rtcc's cameras send) is sliced in place; anything else is
+    walked message by message, with the same result.
     """
+    end = len(nal) - 1 if nal[-1:] == b"\x80" else len(nal)
+    if end > 19 and nal[0] & 0x1F == NAL_SEI and nal[1] == USER_DATA_UNREGISTERED \
+            and b"\x00\x00\x03" not in nal:
+        pos, size = 2, 0
+        while pos < end and nal[pos] == 0xFF:
+            size += 255
+            pos += 1
+        if pos < end:
+            size += nal[pos]
+            pos += 1
+            if pos + size == end and nal[pos:pos + 16] == GROUND_TRUTH_UUID:
+                return nal[pos + 16:end]
     for ptype, payload in sei_messages(nal):
         if ptype == USER_DATA_UNREGISTERED and payload[:16] == GROUND_TRUTH_UUID:
             return payload[16:]

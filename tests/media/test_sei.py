@@ -399,3 +399,37 @@ def test_subject_with_extra_keys_parses_like_a_plain_one() -> None:
     for subject in extended["subjects"]:
         subject["speed"] = 1.2
     assert GroundTruth.from_dict(extended) == GroundTruth.from_dict(plain)
+
+
+def _walked_ground_truth(nal: bytes) -> bytes | None:
+    """ground_truth_json without its in-place fast path: every message walked."""
+    for ptype, payload in sei_messages(nal):
+        if ptype == 5 and payload[:16] == GROUND_TRUTH_UUID:
+            return payload[16:]
+    return None
+
+
+_SEI_PAYLOADS = st.one_of(
+    st.builds(lambda body: GROUND_TRUTH_UUID + body, st.binary(max_size=700)),
+    st.builds(lambda body: OTHER_UUID + body, st.binary(max_size=40)),
+    st.binary(max_size=300),
+)
+
+
+@given(st.lists(st.tuples(st.sampled_from([0, 1, 4, 5, 5, 5, 300]), _SEI_PAYLOADS),
+                min_size=1, max_size=3), st.integers(0, 3))
+def test_ground_truth_fast_path_agrees_with_the_walk(messages: list[tuple[int, bytes]],
+                                                      cut: int) -> None:
+    # The hub slices the usual one-message SEI in place; escaped, multi-message, long (size
+    # bytes of 0xFF) and truncated ones must give exactly what walking the messages gives.
+    nal = build_sei(messages)
+    for candidate in (nal, nal[:len(nal) - cut] if cut else nal, nal.rstrip(b"\x80")):
+        try:
+            expected: bytes | None | type[MediaError] = _walked_ground_truth(candidate)
+        except MediaError:
+            expected = MediaError
+        try:
+            got: bytes | None | type[MediaError] = ground_truth_json(candidate)
+        except MediaError:
+            got = MediaError
+        assert got == expected
