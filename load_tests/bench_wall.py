@@ -406,8 +406,12 @@ def _ws_scenario(window: Any, url: str, spec: WsScenario, args: argparse.Namespa
     gaps = sum(after[c]["gaps"] - before.get(c, {"gaps": 0})["gaps"] for c in after)
     skipped = sum(after[c]["skipped"] - before.get(c, {"skipped": 0})["skipped"] for c in after)
     expected = streams * args.fps * args.seconds
+    # A new tile's first picture, from its subscription (the page opened, cached GOP).
+    first = [t["firstFrameMs"] for t in after.values() if t.get("firstFrameMs") is not None]
     return {
         "streams": streams,
+        "first_frame_ms": {"p50": percentile(first, 50), "max": max(first, default=None),
+                           "tiles": len(first)},
         "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95),
                        "p99": percentile(lat, 99), "samples": len(lat)},
         # Capture to the page's WebSocket: what the stack upstream of the browser adds.
@@ -457,6 +461,9 @@ def _print_run(name: str, rep: int, r: dict[str, Any]) -> None:
         f"{r['arrival_ms']['p50']:.0f}/{r['arrival_ms']['p99']:.0f})"
     f = r["frames"]
     drops = f.get("server_dropped", 0) + f.get("page_skipped", 0) + f.get("page_dropped", 0)
+    first = r.get("first_frame_ms")
+    if first and first["max"] is not None:
+        lat_txt += f", first picture p50/max {first['p50']:.0f}/{first['max']:.0f} ms"
     print(f"  {name:12} run {rep + 1}: {r['streams']} streams, {lat_txt}, fps median "
           f"{r['fps']['median']:.1f} min {r['fps']['min']:.1f}, dropped {drops}, serve "
           f"{r['cpu']['serve']:.2f} cores (idle {r['baseline']['serve']:.2f}; "
@@ -481,6 +488,8 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p50_ms": med(["latency_ms", "p50"]), "p95_ms": med(["latency_ms", "p95"]),
         "p99_ms": med(["latency_ms", "p99"]),
         "arrival_p50_ms": med(["arrival_ms", "p50"]), "arrival_p99_ms": med(["arrival_ms", "p99"]),
+        "first_frame_p50_ms": med(["first_frame_ms", "p50"]),
+        "first_frame_max_ms": med(["first_frame_ms", "max"]),
         "fps_median": med(["fps", "median"]), "fps_min": med(["fps", "min"]),
         "server_dropped": med(["frames", "server_dropped"]),
         "page_skipped": med(["frames", "page_skipped"]),
@@ -498,7 +507,7 @@ def _report(doc: dict[str, Any]) -> None:
           f"load average at the end {doc['load_average'][0]:.1f}):")
     print(f"{'scenario':12} {'streams':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'fps med':>7} "
           f"{'fps min':>7} {'dropped':>8} {'serve':>6} {'ms/s/stream':>11} {'browser':>7} "
-          f"{'sim':>5} {'arr p50':>7} {'arr p99':>7}")
+          f"{'sim':>5} {'arr p50':>7} {'arr p99':>7} {'1st pic p50/max':>15}")
     for name, s in m.items():
         def fmt(v: float | None, spec: str = ".0f") -> str:
             return "n/a" if v is None else format(v, spec)
@@ -509,7 +518,8 @@ def _report(doc: dict[str, Any]) -> None:
               f"{fmt(s['fps_min'], '.1f'):>7} {drops:>8.0f} {fmt(s['serve_cores'], '.2f'):>6} "
               f"{fmt(s['serve_ms_per_stream_s'], '.2f'):>11} "
               f"{fmt(s['browser_cores'], '.2f'):>7} {fmt(s['sim_cores'], '.2f'):>5} "
-              f"{fmt(s['arrival_p50_ms']):>7} {fmt(s['arrival_p99_ms']):>7}")
+              f"{fmt(s['arrival_p50_ms']):>7} {fmt(s['arrival_p99_ms']):>7} "
+              f"{fmt(s['first_frame_p50_ms']) + '/' + fmt(s['first_frame_max_ms']):>15}")
     ws, whep = m.get("srv-ws-256"), m.get("srv-whep-16")
     if ws and whep and ws["serve_ms_per_stream_s"] and whep["serve_ms_per_stream_s"]:
         print(f"\nwall-server CPU per viewer-stream: WebSocket {ws['serve_ms_per_stream_s']:.2f}"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import redis.asyncio as aredis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rtcc import channels
 from rtcc.channels import ChannelWriter
 from rtcc.ingest.gate import ConsentGate
-from rtcc.ingest.sink import FrameSink
+from rtcc.ingest.sink import FrameSink, _regex_head, compact_head
 from rtcc.ingest.writer import FrameWriter
 from rtcc.media.h264 import escape_rbsp, split_annexb
 from rtcc.media.sei import GROUND_TRUTH_UUID, GroundTruth, build_sei_nal
@@ -103,3 +105,27 @@ async def test_capture_time_from_sender_reports(
     assert sink.capture_time_us(0x100, 0) == 2_000_000_000 + round(512 / 90_000 * 1e6)
     sink.reset()
     assert sink.capture_time_us(0x100, 123) == 123  # a new connection forgets the clock
+
+
+_HEADS = st.one_of(
+    # What cameras send: the contract's compact JSON, any camera id (quotes, backslashes,
+    # control characters and non-ASCII come out escaped).
+    st.builds(lambda cam, seq, t, tail: GroundTruth(cam=cam, seq=seq, t=t).to_json()[:tail],
+              st.text(max_size=12), st.integers(0, 2**40), st.integers(0, 2**60),
+              st.integers(0, 120)),
+    # Near misses: the compact prefix, then anything.
+    st.builds(lambda cam, rest: b'{"cam":"' + cam + rest,
+              st.binary(max_size=8),
+              st.sampled_from([b'","seq":1,"t":2}', b'","seq":1,"t":}', b'","seq":,"t":2,',
+                               b'","seq":1,"t":2', b'","seq":12x,"t":3,', b'","seq":1,"t":2x',
+                               b'"x","seq":1,"t":2,', b'\\","seq":5,"t":6}', b'","seq":1,"t":2,'
+                               b'"seq":3,"t":4}'])),
+    st.binary(max_size=60),
+)
+
+
+@given(_HEADS)
+def test_compact_head_agrees_with_the_regex(raw: bytes) -> None:
+    # The hub reads (seq, t) of every frame without the regex; it must read exactly what the
+    # regex reads, and nothing the regex would refuse.
+    assert compact_head(raw) == _regex_head(raw)
