@@ -304,6 +304,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     previous = signal.signal(signal.SIGTERM, terminate)
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-demo-", dir="/tmp"))
     try:
+        if getattr(args, "data_dir", None) or getattr(args, "run_dir", None):
+            _say(f"rtcc demo: note: the demo keeps its state in {workdir} and removes it on "
+                 "exit; --data-dir and --run-dir apply to rtcc serve")
         _say("rtcc demo: the world")
         demo = _prepare_world(args, workdir)
         for line in _world_summary(demo):
