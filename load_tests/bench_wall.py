@@ -408,10 +408,13 @@ def _ws_scenario(window: Any, url: str, spec: WsScenario, args: argparse.Namespa
     expected = streams * args.fps * args.seconds
     # A new tile's first picture, from its subscription (the page opened, cached GOP).
     first = [t["firstFrameMs"] for t in after.values() if t.get("firstFrameMs") is not None]
+    # ... and its first frame received: what of that the server and the network took.
+    got = [t["firstReceiveMs"] for t in after.values() if t.get("firstReceiveMs") is not None]
     return {
         "streams": streams,
         "first_frame_ms": {"p50": percentile(first, 50), "max": max(first, default=None),
-                           "tiles": len(first)},
+                           "tiles": len(first), "received_p50": percentile(got, 50),
+                           "received_max": max(got, default=None)},
         "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95),
                        "p99": percentile(lat, 99), "samples": len(lat)},
         # Capture to the page's WebSocket: what the stack upstream of the browser adds.
@@ -463,7 +466,8 @@ def _print_run(name: str, rep: int, r: dict[str, Any]) -> None:
     drops = f.get("server_dropped", 0) + f.get("page_skipped", 0) + f.get("page_dropped", 0)
     first = r.get("first_frame_ms")
     if first and first["max"] is not None:
-        lat_txt += f", first picture p50/max {first['p50']:.0f}/{first['max']:.0f} ms"
+        lat_txt += (f", first picture p50/max {first['p50']:.0f}/{first['max']:.0f} ms "
+                    f"(received {first['received_p50']:.0f}/{first['received_max']:.0f})")
     print(f"  {name:12} run {rep + 1}: {r['streams']} streams, {lat_txt}, fps median "
           f"{r['fps']['median']:.1f} min {r['fps']['min']:.1f}, dropped {drops}, serve "
           f"{r['cpu']['serve']:.2f} cores (idle {r['baseline']['serve']:.2f}; "
