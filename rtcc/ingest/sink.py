@@ -48,21 +48,21 @@ def compact_head(raw: bytes) -> tuple[int, int] | None:
     seq_at = raw.find(b'","seq":', 8)
     if seq_at < 0:
         return None
-    cam = raw[8:seq_at]
-    if b"\\" in cam:
+    if raw.find(b"\\", 8, seq_at) >= 0:
         return _regex_head(raw)  # escapes in the id: let the regex judge them
-    if b'"' in cam:
+    if raw.find(b'"', 8, seq_at) >= 0:
         return None
     seq_at += 8
     t_at = raw.find(b',"t":', seq_at)
-    end = t_at + 5
-    while end < len(raw) and 48 <= raw[end] <= 57:
-        end += 1
-    seq, t = raw[seq_at:t_at], raw[t_at + 5:end]
-    if t_at < 0 or end == len(raw) or raw[end] not in b",}" or not t or \
-            not seq.isdigit() or not t.isdigit():
+    if t_at < 0:
         return None
-    return int(seq), int(t)
+    end = t_at + 5
+    while end < len(raw) and 48 <= raw[end] <= 57:  # the capture time's digits
+        end += 1
+    seq = raw[seq_at:t_at]
+    if end == t_at + 5 or end == len(raw) or raw[end] not in b",}" or not seq.isdigit():
+        return None
+    return int(seq), int(raw[t_at + 5:end])
 
 
 def _regex_head(raw: bytes) -> tuple[int, int] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis.asyncio as aredis
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtcc import channels
@@ -124,6 +124,7 @@ _HEADS = st.one_of(
 )
 
 
+@settings(max_examples=1000)
 @given(_HEADS)
 def test_compact_head_agrees_with_the_regex(raw: bytes) -> None:
     # The hub reads (seq, t) of every frame without the regex; it must read exactly what the

@@ -75,6 +75,19 @@ def wait_for(page: Page, expression: str, within: float, what: str) -> None:
             from err
 
 
+def open_wall(stack: WallStack, browser: BrowserContext, query: str) -> Page:
+    """Another page of the wall with ``query``, logged in (this browser context may already hold
+    the operator's session) and ready."""
+    page = browser.new_page()
+    page.goto(f"{stack.url}/wall/?{query}")
+    if page.locator("#login").is_visible():
+        page.fill("#login-user", stack.operator)
+        page.fill("#login-password", OPERATOR_PASSWORD)
+        page.click("#login-submit")
+    wait_for(page, "window.wall && window.wall.ready", 10, f"the wall ?{query}")
+    return page
+
+
 @pytest.fixture(scope="module")
 def wall(stack: WallStack, browser: BrowserContext) -> Page:
     page = browser.new_page()
@@ -267,13 +280,7 @@ def test_layouts_from_2x2_to_8x8(wall: Page) -> None:
 
 
 def test_mse_fallback_plays(stack: WallStack, browser: BrowserContext) -> None:
-    page = browser.new_page()
-    page.goto(f"{stack.url}/wall/?decoder=mse&grid=2")
-    if page.locator("#login").is_visible():
-        page.fill("#login-user", stack.operator)
-        page.fill("#login-password", OPERATOR_PASSWORD)
-        page.click("#login-submit")
-    wait_for(page, "window.wall && window.wall.ready", 10, "the MSE wall")
+    page = open_wall(stack, browser, "decoder=mse&grid=2")
     assert page.evaluate("window.wall.decoder") == "mse"
     wait_for(page, "window.wall.tileStats().length === 4 && "
              "window.wall.tileStats().every(t => t.drawn >= 10)", 15, "4 MSE tiles playing")
@@ -286,13 +293,7 @@ def test_mse_fallback_plays(stack: WallStack, browser: BrowserContext) -> None:
 
 def test_main_thread_rendering_plays(stack: WallStack, browser: BrowserContext) -> None:
     # ?render=main: the path for a browser without OffscreenCanvas, kept to compare against.
-    page = browser.new_page()
-    page.goto(f"{stack.url}/wall/?render=main&grid=4")
-    if page.locator("#login").is_visible():
-        page.fill("#login-user", stack.operator)
-        page.fill("#login-password", OPERATOR_PASSWORD)
-        page.click("#login-submit")
-    wait_for(page, "window.wall && window.wall.ready", 10, "the main-thread wall")
+    page = open_wall(stack, browser, "render=main&grid=4")
     assert page.evaluate("[window.wall.decoder, window.wall.render]") == ["webcodecs", "main"]
     assert page.workers == []
     wait_for(page, "window.wall.tileStats().length === 15 && "
@@ -306,33 +307,30 @@ def test_cold_start_draws_on_the_main_thread_until_the_workers_are_ready(
         stack: WallStack, browser: BrowserContext) -> None:
     # A brand-new browser takes seconds to start a paint worker; ?workerdelay= makes it 5 s on
     # demand (5 s here, so that a slow login still sees it). Tiles must show their first picture
-    # from the main thread meanwhile, then move to their worker without going blank.
-    page = browser.new_page()
-    page.goto(f"{stack.url}/wall/?grid=2&workerdelay=5000")
-    if page.locator("#login").is_visible():
-        page.fill("#login-user", stack.operator)
-        page.fill("#login-password", OPERATOR_PASSWORD)
-        page.click("#login-submit")
-    wait_for(page, "window.wall && window.wall.ready", 10, "the wall")
-    wait_for(page, "window.wall.tileStats().length === 4 && "
-             "window.wall.tileStats().every(t => t.drawn >= 2)", 3, "4 tiles drawing")
+    # from the main thread meanwhile, then move to their worker without going blank. A 4x4 wall:
+    # its tiles are small enough to be painted at their own size, which the new canvas must keep.
+    page = open_wall(stack, browser, "grid=4&workerdelay=5000")
+    n = page.evaluate("window.wall.tileStats().length")  # the live cameras (earlier tests revoke)
+    assert n >= 12
+    wait_for(page, "window.wall.tileStats().every(t => t.drawn >= 2)", 3, f"{n} tiles drawing")
     stats = page.evaluate("window.wall.tileStats()")
-    assert [t["painter"] for t in stats] == ["main"] * 4
+    assert [t["painter"] for t in stats] == ["main"] * n
     assert page.evaluate("window.wall.pool.handovers") == 0
     slow = [t for t in stats if t["firstFrameMs"] >= 1000]
     assert not slow, json.dumps(slow)
     wait_for(page, "window.wall.tileStats().every(t => t.painter === 'worker')", 10,
              "the tiles handed over to their paint worker")
-    assert page.evaluate("window.wall.pool.handovers") == 4
+    assert page.evaluate("window.wall.pool.handovers") == n
     drawn = {t["cam"]: t["drawn"] for t in page.evaluate("window.wall.tileStats()")}
     wait_for(page, "window.wall.tileStats().every(t => t.drawn >= "
              f"{min(drawn.values())} + 10)", 10, "10 more pictures from the workers")
     pictures = page.evaluate(PICTURE_STATS, ".tile")
     assert all(p["std"] >= 4 and p["mean"] >= 8 for p in pictures), pictures
-    # The swapped-in canvas follows the tile's size like the first one did.
+    # The swapped-in canvas follows the tile's size, as the first one did.
     sizes = page.evaluate("""() => [...document.querySelectorAll('.tile .picture')].map(
-      (c) => [c.width, c.clientWidth * devicePixelRatio])""")
-    assert len(sizes) == 4 and all(w > 0 for w, _ in sizes), sizes
+      (c) => [c.width, c.height, c.clientWidth * devicePixelRatio])""")
+    assert len(sizes) == n, sizes
+    assert all(w < 640 and h < 360 and abs(w - tile_w) <= 2 for w, h, tile_w in sizes), sizes
     page.close()
 
 

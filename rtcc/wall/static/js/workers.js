@@ -11,12 +11,12 @@
 // s/s without; with drawImage, a worker's OffscreenCanvas costs ~3 ms a picture, which is why the
 // workers paint with the "yuv" painter on small tiles (painters.js).
 //
-// Cold start: on a cold or busy machine a worker can take seconds to load and compile its modules,
-// and a tile handed to a worker that is not yet running would show nothing until then. So a tile created before
-// its worker has reported "ready" draws on the main thread (the page has those modules loaded
-// already); once the worker is ready, the tile gives it a fresh canvas, keeps drawing here until
-// the worker's first picture arrives, then swaps the canvases. No tile waits for a worker and no
-// tile goes blank during the move.
+// Cold start: on a cold or busy machine a worker can take seconds to load and compile its
+// modules, and a tile handed to a worker that is not yet running would show nothing until then.
+// So a tile created before its worker has reported "ready" draws on the main thread (the page
+// has those modules loaded already); once the worker is ready, the tile gives it a fresh canvas,
+// keeps drawing here until the worker's first picture arrives, then swaps the canvases. No tile
+// waits for a worker and no tile goes blank during the move.
 
 import { WebCodecsRenderer } from "./webcodecs.js";
 
@@ -240,12 +240,7 @@ export class WorkerRenderer {
     if (!this.slot) return;
     this.local?.close();
     this.local = null;
-    if (!this.slot.ready) {
-      pool.release(this, this.slot);
-      this.slot = null;
-      return;
-    }
-    this.post({ op: "detach", id: this.id });
+    if (this.slot.ready) this.post({ op: "detach", id: this.id }); // else never attached
     pool.release(this, this.slot);
     this.slot = null;
   }
