@@ -7,13 +7,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY rtcc ./rtcc
 COPY simulators ./simulators
 COPY load_tests ./load_tests
 COPY scenarios ./scenarios
 COPY deploy ./deploy
-RUN pip install --no-cache-dir . \
+# gcc only for the build of the compiled per-packet code (rtcc/compiled.py), then removed.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --home-dir /home/rtcc rtcc \
     && mkdir -p /world && chown rtcc /world
 USER rtcc

@@ -46,6 +46,7 @@ from load_tests.baselines import run_baselines
 from load_tests.measure import delivered, scrape, wait_live
 from load_tests.procs import Child, cpu_seconds, free_port
 from load_tests.stack import Env, environment
+from rtcc.compiled import describe
 
 
 def measure(children: list[Child], window: float) -> dict[str, float]:
@@ -191,7 +192,8 @@ def main() -> int:
     whip = [int(x) for x in args.whip.split(",") if x]
     biggest = max([*rtsp, *whip, args.baseline, 1])
     print(f"bench_hub: {platform.node()} {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, load average {os.getloadavg()}", flush=True)
+          f"{platform.python_version()}, load average {os.getloadavg()}; compiled twins: "
+          f"{describe()}", flush=True)
     results: list[dict[str, Any]] = []
     with environment(biggest, args.size, args.fps) as e:
         plan: list[tuple[str, int]] = [("rtsp", n) for n in rtsp]

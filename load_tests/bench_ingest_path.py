@@ -1,6 +1,7 @@
 """The hub's per-frame Python path in one process, stage by stage (CPU time per access unit):
 
     python -m load_tests.bench_ingest_path [--cameras 200] [--seconds 2] [--runs 7]
+    RTCC_NO_EXTENSIONS=1 python -m load_tests.bench_ingest_path     # the pure-Python reference
 
 What ``load_tests.bench_hub`` measures end to end (with sockets, the event loop and Redis) is
 split here into the parts rtcc's own Python code spends, so a change to one of them can be
@@ -32,6 +33,7 @@ import redis.asyncio as aredis
 
 from load_tests.bench_media import make_stream
 from rtcc.channels import ChannelWriter
+from rtcc.compiled import describe
 from rtcc.ingest.gate import ConsentGate
 from rtcc.ingest.resp import pack
 from rtcc.ingest.rtsp_client import _Stream, _TcpProtocol
@@ -70,6 +72,16 @@ class _Client:
         raise err
 
 
+class _NullSink:
+    """Takes the access units and throws them away (the ``framing+rtp`` stage)."""
+
+    def on_access_unit(self, *args: object, **kwargs: object) -> bool:
+        return True
+
+    def on_sender_report(self, ntp_unix: float, rtp_timestamp: int) -> None:
+        pass
+
+
 def chunks_for(cam_index: int, seconds: float) -> list[bytes]:
     """One camera's TCP chunks: each frame's interleaved RTP packets, an SR every 5 s."""
     aus = make_stream(FRAMES)
@@ -98,9 +110,7 @@ def run(cameras: int, streams: list[list[bytes]], stage: str) -> tuple[float, in
     for c in range(cameras):
         cam = f"cam-{c:05d}"
         gate.track(cam)
-        sink = FrameSink(cam, gate, writer, metrics)
-        if stage == "framing+rtp":
-            sink.on_access_unit = lambda *a, **k: True  # type: ignore[method-assign]
+        sink = _NullSink() if stage == "framing+rtp" else FrameSink(cam, gate, writer, metrics)
         protocols.append(_TcpProtocol(_Client(_Stream(sink, _raise))))  # type: ignore[arg-type]
     per_batch = max(1, round(0.02 * FPS * cameras))  # frames in 20 ms of all cameras
     frames = 0
@@ -141,7 +151,8 @@ def main() -> None:
             times[stage].append(elapsed / frames * 1e6)
     size = statistics.mean(len(c) for c in templates[0])
     print(f"{args.cameras} cameras, {args.seconds:g} s each, {size / 1000:.1f} kB per frame "
-          f"on the wire; medians of {args.runs} runs (CPU µs per access unit):")
+          f"on the wire; medians of {args.runs} runs (CPU µs per access unit); compiled "
+          f"twins: {describe()}")
     prev = 0.0
     for stage in stages:
         med = statistics.median(times[stage])

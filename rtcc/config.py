@@ -166,6 +166,10 @@ class Settings:
     host: str = _setting(str, "address servers bind to (loopback by default)", default="127.0.0.1")
     port: int = _setting(_port, "HTTP port of rtcc serve (hub, registry API, wall)", default=8080)
     log_level: str = _setting(_log_level, "debug, info, warning or error", default="info")
+    no_extensions: bool = _setting(
+        _bool, "1: run the pure-Python reference of the compiled per-packet code "
+        "(read when rtcc starts; rtcc/compiled.py)", default=False
+    )
     live_window: float = _setting(
         _positive(_float), "seconds of live video kept in Redis per camera", default=10.0
     )

@@ -8,9 +8,9 @@ in-band; RTCP sender reports give the capture clock for streams without ground-t
 that sends nothing for ``silence_timeout`` seconds is a failure, so the supervisor reconnects it.
 
 Everything runs on the event loop: the TCP side is an :class:`asyncio.Protocol` whose
-``data_received`` splits the byte stream (``InterleavedReader``), depacketizes RTP (RFC 6184,
-``H264Depacketizer``) and hands access units to the sink without any copy beyond the join of an
-access unit's NAL units. Garbage on the wire (an out-of-sync TCP stream, a run of undecodable RTP
+``data_received`` splits the byte stream and depacketizes RTP in one pass
+(``InterleavedReader.feed_into`` into ``H264Depacketizer``, RFC 6184; both compiled, see
+:mod:`rtcc.compiled`) and hands access units to the sink. Garbage on the wire (an out-of-sync TCP stream, a run of undecodable RTP
 packets) ends the session with a ProtocolError: only this camera restarts.
 Credentials never reach a log line or an error message: the URL is split before anything else.
 """
@@ -41,14 +41,14 @@ from rtcc.ingest.rtsp_message import (
 from rtcc.ingest.sink import FrameSink
 from rtcc.ingest.supervisor import PermanentError
 from rtcc.logs import redact_url
-from rtcc.media.rtcp import (
-    ReceptionStats,
-    RtcpByePacket,
-    RtcpSrPacket,
-    parse_rtcp,
-    unix_from_ntp,
+from rtcc.media.rtcp import ReceptionStats, sender_clock, unix_from_ntp
+from rtcc.media.rtp import (
+    RTSP_MESSAGE,
+    H264Depacketizer,
+    InterleavedReader,
+    ReceivedAccessUnit,
+    frame_interleaved,
 )
-from rtcc.media.rtp import RTSP_MESSAGE, H264Depacketizer, InterleavedReader, frame_interleaved
 from rtcc.media.sdp import parse_sdp, resolve_control, sprop_parameter_sets
 
 log = logging.getLogger(__name__)
@@ -87,18 +87,21 @@ class _Stream:
         self.fail = fail
         self.depacketizer = H264Depacketizer()
         self.reception = ReceptionStats()
-        self.packets = 0
         self.ended = False
 
-    def on_rtp(self, packet: bytes) -> None:
-        self.on_rtp_many([packet])
-
-    def on_rtp_many(self, packets: list[bytes]) -> None:
-        """The RTP packets that arrived together (one TCP read, usually one frame's)."""
-        self.packets += len(packets)
+    @property
+    def packets(self) -> int:
+        """RTP packets taken so far, good or not (the silence watch compares it)."""
         dp = self.depacketizer
-        units = dp.feed_many(packets)
-        if dp.garbage_run >= GARBAGE_LIMIT:
+        return dp.packets_received + dp.duplicates + dp.discarded + dp.garbage
+
+    def on_rtp(self, packet: bytes) -> None:
+        self.on_units(self.depacketizer.feed_many([packet]))
+
+    def on_units(self, units: list[ReceivedAccessUnit]) -> None:
+        """The access units that RTP packets just completed (usually one frame's)."""
+        if self.depacketizer.garbage_run >= GARBAGE_LIMIT:
+            dp = self.depacketizer
             self.fail(ProtocolError(f"garbage on the wire: {GARBAGE_LIMIT} undecodable RTP "
                                     f"packets in a row (last: {dp.last_error})"))
             return
@@ -121,17 +124,16 @@ class _Stream:
 
     def on_rtcp(self, data: bytes) -> None:
         try:
-            packets = parse_rtcp(data)
+            clock, bye = sender_clock(data)
         except MediaError:
             return  # RTCP is advisory; a bad report must not end the stream
-        for p in packets:
-            if isinstance(p, RtcpSrPacket):
-                info = p.sender_info
-                self.reception.on_sender_report(info.ntp_timestamp, time.monotonic())
-                self.sink.on_sender_report(unix_from_ntp(info.ntp_timestamp), info.rtp_timestamp)
-            elif isinstance(p, RtcpByePacket):
-                self.ended = True
-                self.fail(ProtocolError("server ended the stream (RTCP BYE)"))
+        if clock is not None:
+            ntp, rtp_timestamp = clock
+            self.reception.on_sender_report(ntp, time.monotonic())
+            self.sink.on_sender_report(unix_from_ntp(ntp), rtp_timestamp)
+        if bye:
+            self.ended = True
+            self.fail(ProtocolError("server ended the stream (RTCP BYE)"))
 
 
 class _TcpProtocol(asyncio.Protocol):
@@ -145,32 +147,36 @@ class _TcpProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        try:
-            items = self.reader.feed(data)
-        except MediaError as err:
-            self.client.fail(ProtocolError(f"garbage on the wire: {err}"))
-            return
         client = self.client
-        rtp_channel = client.rtp_channel
-        rtp: list[bytes] = []
-        for channel, payload in items:
-            if channel == rtp_channel:
-                rtp.append(payload)
+        stream = client.stream
+        try:
+            if stream is None:  # no session yet: only RTSP replies are expected
+                items: list[ReceivedAccessUnit | tuple[int, bytes]] = list(self.reader.feed(data))
+            else:
+                items = self.reader.feed_into(data, client.rtp_channel, stream.depacketizer)
+        except MediaError as err:
+            client.fail(ProtocolError(f"garbage on the wire: {err}"))
+            return
+        units: list[ReceivedAccessUnit] = []
+        for item in items:
+            if not isinstance(item, tuple):
+                units.append(item)
                 continue
-            if rtp:  # keep the order: an SR or a reply may follow these packets
-                self._rtp(rtp)
-                rtp = []
+            if units:  # keep the order: an SR or a reply may follow these frames
+                self._units(units)
+                units = []
+            channel, payload = item
             if channel == RTSP_MESSAGE:
                 client.on_message(payload)
             elif channel == client.rtcp_channel and client.stream is not None:
                 client.stream.on_rtcp(payload)
-        if rtp:
-            self._rtp(rtp)
+        if units or (stream is not None and stream.depacketizer.garbage_run >= GARBAGE_LIMIT):
+            self._units(units)
 
-    def _rtp(self, packets: list[bytes]) -> None:
+    def _units(self, units: list[ReceivedAccessUnit]) -> None:
         stream = self.client.stream
         if stream is not None:
-            stream.on_rtp_many(packets)
+            stream.on_units(units)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.client.fail(ProtocolError(f"connection lost: {exc}") if exc

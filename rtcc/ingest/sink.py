@@ -16,12 +16,14 @@ camera's :class:`FrameSink` on the event loop. The sink never decodes video. It
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
 
 from rtcc.channels import Frame
+from rtcc.compiled import NO_EXTENSIONS
 from rtcc.errors import MediaError
 from rtcc.ingest.gate import ConsentGate
 from rtcc.ingest.writer import FrameWriter
@@ -209,3 +211,10 @@ class FrameSink:
             callback, self._on_first_frame = self._on_first_frame, None
             callback()
         return True
+
+
+FrameSinkPy = FrameSink
+"""The pure-Python sink: the reference for the compiled one, and its fallback."""
+if not NO_EXTENSIONS:
+    with contextlib.suppress(ImportError):  # not built: the pure-Python sink stands in
+        from rtcc.ingest._sink_c import FrameSink  # type: ignore[assignment,no-redef]

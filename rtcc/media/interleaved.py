@@ -9,9 +9,15 @@ RTSP message is the caller's job.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from typing import TYPE_CHECKING
 
+from rtcc.compiled import NO_EXTENSIONS
 from rtcc.errors import MediaError
+
+if TYPE_CHECKING:
+    from rtcc.media.rtp import H264Depacketizer, ReceivedAccessUnit
 
 #: Channel value that :meth:`InterleavedReader.feed` reports for an RTSP text message.
 RTSP_MESSAGE = -1
@@ -50,6 +56,15 @@ class InterleavedReader:
         return len(self._buf)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, bytes]]:
+        out, error = self._split(data)
+        if error is not None:
+            raise error
+        return out
+
+    def _split(self, data: bytes | bytearray | memoryview
+               ) -> tuple[list[tuple[int, bytes]], MediaError | None]:
+        """The items complete so far, and the error that stopped the stream, if one did (the
+        items before it are still returned: :meth:`feed_into` depacketizes them)."""
         buf = self._buf + bytes(data) if self._buf else bytes(data)
         out: list[tuple[int, bytes]] = []
         pos = 0
@@ -78,11 +93,11 @@ class InterleavedReader:
                         f"RTSP/TCP stream out of sync at byte 0x{first:02x}: "
                         "expected '$' (interleaved frame) or an RTSP message"
                     )
-        except MediaError:
+        except MediaError as err:
             self._buf = b""
-            raise
+            return out, err
         self._buf = buf[pos:]
-        return out
+        return out, None
 
     def _message_end(self, buf: bytes, pos: int) -> int:
         """End offset of the RTSP message at ``pos``; -1 while its header is incomplete."""
@@ -96,14 +111,49 @@ class InterleavedReader:
             if len(buf) - pos > self.max_header:
                 raise MediaError(f"RTSP message header exceeds {self.max_header} bytes")
             return -1
-        header = buf[pos:head_end]
-        body = 0
-        match = _CONTENT_LENGTH.search(header)
-        if match:
-            value = match.group(1).strip()
-            if not value.isdigit():
-                raise MediaError(f"RTSP Content-Length {value[:40]!r} is not a number")
-            body = int(value)
-            if body > self.max_body:
-                raise MediaError(f"RTSP body of {body} bytes exceeds {self.max_body}")
-        return head_end + sep + body
+        return head_end + sep + message_body_length(buf[pos:head_end], self.max_body)
+
+    def feed_into(self, data: bytes | bytearray | memoryview, rtp_channel: int,
+                  depacketizer: H264Depacketizer) -> list[ReceivedAccessUnit | tuple[int, bytes]]:
+        """:meth:`feed`, with the RTP packets of ``rtp_channel`` given to ``depacketizer``
+        (``feed_many``): the access units they complete and the other ``(channel, payload)``
+        items, in the order they completed. What the RTSP client calls for every TCP read.
+        When the stream is out of sync the packets before the bad byte are still depacketized
+        (the depacketizer's counters include them), then MediaError is raised."""
+        items, error = self._split(data)
+        out: list[ReceivedAccessUnit | tuple[int, bytes]] = []
+        rtp: list[bytes] = []
+        for channel, payload in items:
+            if channel == rtp_channel:
+                rtp.append(payload)
+                continue
+            if rtp:
+                out += depacketizer.feed_many(rtp)
+                rtp = []
+            out.append((channel, payload))
+        if rtp:
+            out += depacketizer.feed_many(rtp)
+        if error is not None:  # what came before the error was taken, and is lost with it
+            raise error
+        return out
+
+
+def message_body_length(header: bytes, max_body: int) -> int:
+    """The body length an RTSP message header announces (Content-Length; 0 without one)."""
+    match = _CONTENT_LENGTH.search(header)
+    if not match:
+        return 0
+    value = match.group(1).strip()
+    if not value.isdigit():
+        raise MediaError(f"RTSP Content-Length {value[:40]!r} is not a number")
+    body = int(value)
+    if body > max_body:
+        raise MediaError(f"RTSP body of {body} bytes exceeds {max_body}")
+    return body
+
+
+InterleavedReaderPy = InterleavedReader
+"""The pure-Python reader: the reference for the compiled one, and its fallback."""
+if not NO_EXTENSIONS:
+    with contextlib.suppress(ImportError):  # not built: the pure-Python reader stands in
+        from rtcc.media._rtp_c import InterleavedReader  # type: ignore[assignment,no-redef]

@@ -37,6 +37,7 @@ __all__ = [
     "is_rtcp",
     "ntp_from_unix",
     "parse_rtcp",
+    "sender_clock",
     "unix_from_ntp",
 ]
 
@@ -99,6 +100,42 @@ def parse_rtcp(data: bytes) -> list[AnyRtcpPacket]:
         return RtcpPacket.parse(data)
     except (ValueError, IndexError, struct.error) as err:
         raise MediaError(f"bad RTCP packet ({len(data)} bytes): {err}") from err
+
+
+_HEADER = struct.Struct("!BBH")
+_SENDER_CLOCK = struct.Struct("!QI")
+_SR, _BYE = 200, 203
+
+
+def sender_clock(data: bytes) -> tuple[tuple[int, int] | None, bool]:
+    """What a receiver acts on in a compound RTCP packet, read in place: the (NTP timestamp, RTP
+    timestamp) of its last sender report, or None, and whether it holds a BYE.
+
+    The hub gets a report every few seconds from every camera; aiortc's full parse builds an
+    object per packet and item (~20 µs). Only the framing RFC 3550 6.1 and A.2 defines is
+    checked here (version 2, every length inside the packet, a sender report long enough for its
+    sender info and reception blocks); other packet types are skipped unread. MediaError when
+    that framing is broken."""
+    pos, n = 0, len(data)
+    clock = None
+    bye = False
+    while pos < n:
+        if n - pos < 4:
+            raise MediaError(f"bad RTCP packet ({n} bytes): header truncated at byte {pos}")
+        first, kind, words = _HEADER.unpack_from(data, pos)
+        if first >> 6 != 2:
+            raise MediaError(f"bad RTCP packet ({n} bytes): version {first >> 6}, expected 2")
+        end = pos + 4 + 4 * words
+        if end > n:
+            raise MediaError(f"bad RTCP packet ({n} bytes): length {words} runs past the end")
+        if kind == _SR:
+            if end - pos < 28 + 24 * (first & 0x1F):
+                raise MediaError(f"bad RTCP packet ({n} bytes): sender report truncated")
+            clock = _SENDER_CLOCK.unpack_from(data, pos + 8)
+        elif kind == _BYE:
+            bye = True
+        pos = end
+    return clock, bye
 
 
 class ReceptionStats:

@@ -18,12 +18,14 @@ and are re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from rtcc.compiled import NO_EXTENSIONS
 from rtcc.errors import MediaError
 from rtcc.media.h264 import FU_A, FU_B, MTAP16, MTAP24, NAL_IDR, STAP_A, STAP_B
 from rtcc.media.interleaved import RTSP_MESSAGE, InterleavedReader, frame_interleaved
@@ -511,3 +513,10 @@ class H264Depacketizer:
         if end:
             self._nals.append(b"".join(self._fu))
             self._fu = None
+
+
+H264DepacketizerPy = H264Depacketizer
+"""The pure-Python depacketizer: the reference for the compiled one, and its fallback."""
+if not NO_EXTENSIONS:
+    with contextlib.suppress(ImportError):  # not built: the pure-Python depacketizer stands in
+        from rtcc.media._rtp_c import H264Depacketizer  # type: ignore[assignment,no-redef]

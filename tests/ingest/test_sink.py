@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rtcc import channels
 from rtcc.channels import ChannelWriter
 from rtcc.ingest.gate import ConsentGate
-from rtcc.ingest.sink import FrameSink, _regex_head, compact_head
+from rtcc.ingest.sink import FrameSink, FrameSinkPy, _regex_head, compact_head
 from rtcc.ingest.writer import FrameWriter
 from rtcc.media.h264 import escape_rbsp, split_annexb
 from rtcc.media.sei import GROUND_TRUTH_UUID, GroundTruth, build_sei_nal
@@ -17,6 +17,9 @@ from rtcc.metrics import HubMetrics, new_registry
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.store import Registry
 from tests.ingest.conftest import register
+from tests.twins import each_implementation
+
+implementation = each_implementation(globals(), FrameSink=(FrameSinkPy, FrameSink))
 
 SPS = b"\x67\x42\xc0\x1e\xda\x02\x80\xbf\xe5\x84"
 PPS = b"\x68\xce\x3c\x80"

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtcc.errors import MediaError
+from rtcc.media.interleaved import InterleavedReaderPy
 from rtcc.media.rtcp import RtcpRrPacket, RtcpSdesPacket, RtcpSrPacket
 from rtcc.media.rtp import (
     RTSP_MESSAGE,
@@ -20,6 +21,10 @@ from rtcc.media.rtp import (
     parse_rtcp,
     unix_from_ntp,
 )
+from tests.twins import each_implementation
+
+implementation = each_implementation(
+    globals(), InterleavedReader=(InterleavedReaderPy, InterleavedReader))
 
 NTP_1970 = 2_208_988_800
 

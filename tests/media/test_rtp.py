@@ -18,11 +18,16 @@ from rtcc.media.encoder import decode_annexb
 from rtcc.media.h264 import join_annexb
 from rtcc.media.rtp import (
     H264Depacketizer,
+    H264DepacketizerPy,
     H264Packetizer,
     ReceivedAccessUnit,
     build_rtp,
     parse_rtp,
 )
+from tests.twins import each_implementation
+
+implementation = each_implementation(
+    globals(), H264Depacketizer=(H264DepacketizerPy, H264Depacketizer))
 
 SPS = b"\x67\x42\xc0\x1e\xab"
 PPS = b"\x68\xce\x3c\x80"

@@ -1,0 +1,36 @@
+"""Which compiled twins of the per-packet code are in use.
+
+The hub's hottest functions have Cython twins (``rtcc/media/_rtp_c.pyx``) built at install time
+when a C compiler and the Python headers are there (``./run`` installs both on Debian). The
+pure-Python modules stay the reference: each picks up its twin when it imports, unless
+``RTCC_NO_EXTENSIONS`` is set (the aiohttp convention), and falls back to itself when the twin
+was not built. :func:`extensions` says which are in use (``rtcc doctor``-style checks and the
+tests, which run both).
+"""
+
+from __future__ import annotations
+
+import os
+
+NO_EXTENSIONS = os.environ.get("RTCC_NO_EXTENSIONS", "").strip().lower() in ("1", "true", "yes",
+                                                                           "on")
+"""Set ``RTCC_NO_EXTENSIONS=1`` to run the pure-Python code everywhere (read at import, before
+any setting is loaded: the classes are chosen when their modules import)."""
+
+
+def extensions() -> dict[str, bool]:
+    """Compiled twin in use, per class."""
+    from rtcc.ingest import sink
+    from rtcc.media import interleaved, rtp
+
+    return {
+        "FrameSink": sink.FrameSink is not sink.FrameSinkPy,
+        "InterleavedReader": interleaved.InterleavedReader is not interleaved.InterleavedReaderPy,
+        "H264Depacketizer": rtp.H264Depacketizer is not rtp.H264DepacketizerPy,
+    }
+
+
+def describe() -> str:
+    """The classes that run compiled, for benchmark headers."""
+    used = [name for name, on in extensions().items() if on]
+    return ", ".join(used) if used else "none (pure Python)"
