@@ -9,7 +9,10 @@ A handler takes ``(args, settings)`` and returns an exit status.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import importlib
+import signal
 import sys
 from dataclasses import fields
 
@@ -62,6 +65,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(signal, "SIGUSR1") and sys.__stderr__ is not None:
+        # `kill -USR1 PID` prints every thread's stack to stderr: what a hung process is doing.
+        with contextlib.suppress(ValueError, OSError):
+            faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     try:
         settings = settings_from_args(args)
         setup_logging(settings.log_level)

@@ -10,8 +10,9 @@ that sends nothing for ``silence_timeout`` seconds is a failure, so the supervis
 Everything runs on the event loop: the TCP side is an :class:`asyncio.Protocol` whose
 ``data_received`` splits the byte stream and depacketizes RTP in one pass
 (``InterleavedReader.feed_into`` into ``H264Depacketizer``, RFC 6184; both compiled, see
-:mod:`rtcc.compiled`) and hands access units to the sink. Garbage on the wire (an out-of-sync TCP stream, a run of undecodable RTP
-packets) ends the session with a ProtocolError: only this camera restarts.
+:mod:`rtcc.compiled`) and hands access units to the sink. Garbage on the wire (an
+out-of-sync TCP stream, a run of undecodable RTP packets) ends the session with a
+ProtocolError: only this camera restarts.
 Credentials never reach a log line or an error message: the URL is split before anything else.
 """
 

@@ -1,8 +1,10 @@
 """``rtcc demo`` as a new user runs it: one command, a wall URL and a login that work."""
 
 import asyncio
+import contextlib
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +34,9 @@ async def test_demo_runs_everything_and_stops_by_itself():
     proc = await asyncio.create_subprocess_exec(
         *rtcc("demo", "--replay", "--port", "0", "--duration", "30", "--log-level", "warning"),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    # Drained all along: a demo that logs more than a pipe holds must not block on stderr.
+    assert proc.stderr is not None
+    stderr = asyncio.create_task(proc.stderr.read())
     out: list[str] = []
     try:
         assert proc.stdout is not None
@@ -77,8 +82,12 @@ async def test_demo_runs_everything_and_stops_by_itself():
                         if doc["op"] == "sub":
                             indices.add(doc["idx"])
                 assert len(seen) == 16 and seen <= indices  # video from every simulated camera
-        rest = (await asyncio.wait_for(proc.stdout.read(), 60)).decode()
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        try:
+            rest = (await asyncio.wait_for(proc.stdout.read(), 60)).decode()
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+        except TimeoutError:
+            raise AssertionError(f"the demo did not stop:\n{await _where(proc, stderr)}") \
+                from None
         assert "rtcc demo: stopped" in rest
         workdir = Path(found(r"log (/tmp/rtcc-demo-\w+)/sim\.log", text)[0])
         assert not await asyncio.to_thread(workdir.exists)  # the private state is gone
@@ -86,6 +95,22 @@ async def test_demo_runs_everything_and_stops_by_itself():
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+        stderr.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stderr
+
+
+async def _where(proc: asyncio.subprocess.Process, stderr: asyncio.Task[bytes]) -> str:
+    """What a hung demo is doing: its processes, and every thread's stack (SIGUSR1, see
+    rtcc.cli.main) at the end of its stderr."""
+    ps = ["ps", "-o", "pid,ppid,stat,etime,args", "--ppid", str(proc.pid), "-p", str(proc.pid)]
+    tree = (await asyncio.to_thread(subprocess.run, ps, capture_output=True, text=True)).stdout
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(2)
+        proc.kill()
+    err = (await asyncio.wait_for(stderr, 10)).decode(errors="replace")
+    return f"{tree}\n{err[-20000:]}"
 
 
 @pytest.mark.parametrize("args, message", [
