@@ -232,6 +232,13 @@ class HubMetrics:
         self.reconnect_tokens = Gauge("rtcc_hub_reconnect_budget_tokens",
                                       "Tokens left in the global reconnect budget",
                                       registry=registry)
+        compiled = Gauge("rtcc_hub_compiled", "1 when this part of the per-packet path runs "
+                         "its compiled twin (rtcc/compiled.py), 0 when pure Python", ["part"],
+                         registry=registry)
+        from rtcc.compiled import extensions
+
+        for part, on in extensions().items():
+            compiled.labels(part).set(int(on))
 
     def camera(self, camera_id: str) -> CameraMetrics:
         found = self._cameras.get(camera_id)

@@ -10,6 +10,7 @@ import redis.asyncio as aredis
 
 from rtcc import keys
 from rtcc.app import create_app
+from rtcc.compiled import extensions
 from rtcc.config import Settings
 from rtcc.ingest.hub import HUB, HUB_CONFIG, HubConfig
 from rtcc.redis_server import RedisUrls
@@ -75,6 +76,8 @@ async def test_api_metrics_and_sources_file(
     assert "rtcc_hub_redis_write_seconds_count" in text
     assert "rtcc_event_loop_lag_seconds" in text
     assert "process_cpu_seconds_total" in text and "process_resident_memory_bytes" in text
+    for part, on in extensions().items():  # what a benchmark ran is on record
+        assert f'rtcc_hub_compiled{{part="{part}"}} {float(on)}' in text
     await hub.writer.flush()
     assert await redis.xlen(keys.video("cam-1")) >= 5
     assert not await redis.exists(keys.video("cam-2"))
