@@ -241,6 +241,8 @@ cdef class FrameSink:
         cdef list seis = None
         cdef bytes nal
         for nal in nals:
+            if nal is None:
+                raise TypeError("a NAL unit must be bytes, not None")
             if PyBytes_GET_SIZE(nal) == 0:
                 raise IndexError("index out of range")
             size += PyBytes_GET_SIZE(nal) + 4
@@ -307,6 +309,8 @@ cdef bytes _annex_b(nals):
     cdef Py_ssize_t n
     cdef bytes nal
     for nal in nals:
+        if nal is None:
+            raise TypeError("a NAL unit must be bytes, not None")
         total += 4 + PyBytes_GET_SIZE(nal)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
     cdef char* w = PyBytes_AS_STRING(out)

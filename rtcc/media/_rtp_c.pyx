@@ -190,6 +190,8 @@ cdef class H264Depacketizer:
         cdef list out = self._take()
         cdef bytes packet
         for packet in packets:
+            if packet is None:
+                raise TypeError("an RTP packet must be bytes, not None")
             self._feed_counted(<const uint8_t*>PyBytes_AS_STRING(packet),
                                PyBytes_GET_SIZE(packet), out)
         return out

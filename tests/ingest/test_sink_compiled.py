@@ -151,3 +151,14 @@ def test_ground_truth_json_twins_agree(nal: bytes) -> None:
             return ("error", str(err))
 
     assert outcome(compiled.ground_truth_json) == outcome(sei.ground_truth_json)
+
+
+def test_none_nal_unit_is_refused_alike() -> None:
+    for cls in (FrameSink, FrameSinkPy):
+        sink = cls("cam-1", _Gate([True]), _Writer([True]), HubMetrics(new_registry()))
+        try:
+            sink.on_access_unit((IDR, None), 0, True, 1)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(cls)

@@ -206,3 +206,14 @@ def test_sender_clock_sees_a_bye_and_rejects_broken_framing() -> None:
             assert message in str(err)
         else:
             raise AssertionError(broken)
+
+
+def test_none_is_refused_not_read() -> None:
+    """The compiled classes read bytes through raw pointers: None must be refused first."""
+    for dp in (H264Depacketizer(), H264DepacketizerPy()):
+        try:
+            dp.feed_many([None])  # type: ignore[list-item]
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(type(dp))
