@@ -1,11 +1,12 @@
 """Which compiled twins of the per-packet code are in use.
 
-The hub's hottest functions have Cython twins (``rtcc/media/_rtp_c.pyx``) built at install time
-when a C compiler and the Python headers are there (``./run`` installs both on Debian). The
-pure-Python modules stay the reference: each picks up its twin when it imports, unless
-``RTCC_NO_EXTENSIONS`` is set (the aiohttp convention), and falls back to itself when the twin
-was not built. :func:`extensions` says which are in use (``rtcc doctor``-style checks and the
-tests, which run both).
+The hub's hottest classes have Cython twins: ``InterleavedReader`` and ``H264Depacketizer`` in
+``rtcc/media/_rtp_c.pyx``, ``FrameSink`` in ``rtcc/ingest/_sink_c.pyx``. pip builds them when a C
+compiler and the Python headers are there (``./run`` installs both on Debian). The pure-Python
+modules stay the reference: each picks up its twin when it imports, unless ``RTCC_NO_EXTENSIONS``
+is set (the aiohttp convention), and keeps its own class when the twin was not built.
+:func:`extensions` says which are in use: the hub's ``/metrics`` (``rtcc_hub_compiled``), the
+benchmarks' headers and the tests report it.
 """
 
 from __future__ import annotations
