@@ -74,8 +74,12 @@ async def test_ingest_from_gstreamer_over_tcp_and_udp(
     hub.add_source(Source("gst-udp", url=url, transport="udp"))
     udp = hub.workers["gst-udp"]
     for worker in (tcp, udp):
-        await wait_for(lambda w=worker: w.sink._sr is not None or proc.poll() is not None,  # type: ignore[misc]
-                       timeout=20, what=f"{worker.cam}: an RTCP sender report")
+        try:
+            await wait_for(lambda w=worker: w.sink._sr is not None or proc.poll() is not None,  # type: ignore[misc]
+                           timeout=20, what=f"{worker.cam}: an RTCP sender report")
+        except AssertionError as err:  # say whether RTP flowed at all (a flaky case, once)
+            raise AssertionError(f"{err}; worker {worker.status}, {worker.sink.received} "
+                                 f"access units received") from None
         assert proc.poll() is None, "gst-rtsp-server died (its known shared-mount assertion)"
         after_report = worker.sink.delivered
         await wait_for(lambda w=worker, n=after_report: w.sink.delivered >= n + 25,  # type: ignore[misc]
