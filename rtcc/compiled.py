@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 
-NO_EXTENSIONS = os.environ.get("RTCC_NO_EXTENSIONS", "").strip().lower() in ("1", "true", "yes",
-                                                                           "on")
+from rtcc.config import is_true
+
+NO_EXTENSIONS = is_true(os.environ.get("RTCC_NO_EXTENSIONS", ""))
 """Set ``RTCC_NO_EXTENSIONS=1`` to run the pure-Python code everywhere (read at import, before
 any setting is loaded: the classes are chosen when their modules import)."""
 

@@ -24,6 +24,11 @@ _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+def is_true(raw: str) -> bool:
+    """Whether a flag's text means yes (1, true, yes, on)."""
+    return raw.strip().lower() in _TRUE
+
+
 def _bool(raw: str) -> bool:
     low = raw.strip().lower()
     if low in _TRUE:

@@ -27,7 +27,6 @@ cdef enum:
     _NAL_SPS = 7
     _NAL_PPS = 8
     _USER_DATA_UNREGISTERED = 5
-    _CLOCK_RATE = 90000
 
 # Bound on first use: rtcc.ingest.sink imports this module.
 cdef object _Frame = None
@@ -35,13 +34,16 @@ cdef object _with_parameter_sets = None
 cdef object _ground_truth_json = None
 cdef object _from_json = None
 cdef object _regex_head = None
+cdef object _capture_time_us = None
 cdef bytes _UUID = b""
 
 
 cdef _bind():
     global _Frame, _with_parameter_sets, _ground_truth_json, _from_json, _regex_head, _UUID
+    global _capture_time_us
     from rtcc.channels import Frame
     from rtcc.ingest.sink import _regex_head as regex_head
+    from rtcc.ingest.sink import capture_time_us
     from rtcc.media.h264 import with_parameter_sets
     from rtcc.media.sei import GROUND_TRUTH_UUID, GroundTruth, ground_truth_json
     _Frame = Frame
@@ -49,6 +51,7 @@ cdef _bind():
     _ground_truth_json = ground_truth_json
     _from_json = GroundTruth.from_json
     _regex_head = regex_head
+    _capture_time_us = capture_time_us
     _UUID = GROUND_TRUTH_UUID
 
 
@@ -217,11 +220,7 @@ cdef class FrameSink:
             return None
 
     def capture_time_us(self, rtp_timestamp, arrival_us):
-        sr = self._sr
-        if sr is None or rtp_timestamp is None:
-            return arrival_us
-        diff = ((rtp_timestamp - sr[1] + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-        return round((sr[0] + diff / _CLOCK_RATE) * 1e6)
+        return _capture_time_us(self._sr, rtp_timestamp, arrival_us)
 
     def on_access_unit(self, nals, rtp_timestamp, bint complete=True, arrival_us=None):
         """Handle one access unit; True when it was queued for the wall channel."""
@@ -281,7 +280,7 @@ cdef class FrameSink:
             seq, t, meta = truth
             self._seq = seq + 1
         else:
-            seq, t, meta = own_seq, self.capture_time_us(rtp_timestamp, arrival_us), b""
+            seq, t, meta = own_seq, _capture_time_us(self._sr, rtp_timestamp, arrival_us), b""
         if not self.gate.admit(self.cam):
             self._gated = True
             return False

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
@@ -101,8 +101,8 @@ class _Stream:
 
     def on_units(self, units: list[ReceivedAccessUnit]) -> None:
         """The access units that RTP packets just completed (usually one frame's)."""
-        if self.depacketizer.garbage_run >= GARBAGE_LIMIT:
-            dp = self.depacketizer
+        dp = self.depacketizer
+        if dp.garbage_run >= GARBAGE_LIMIT:
             self.fail(ProtocolError(f"garbage on the wire: {GARBAGE_LIMIT} undecodable RTP "
                                     f"packets in a row (last: {dp.last_error})"))
             return
@@ -151,8 +151,9 @@ class _TcpProtocol(asyncio.Protocol):
         client = self.client
         stream = client.stream
         try:
-            if stream is None:  # no session yet: only RTSP replies are expected
-                items: list[ReceivedAccessUnit | tuple[int, bytes]] = list(self.reader.feed(data))
+            items: Sequence[ReceivedAccessUnit | tuple[int, bytes]]
+            if stream is None:  # the session has ended: only late RTSP replies are read
+                items = self.reader.feed(data)
             else:
                 items = self.reader.feed_into(data, client.rtp_channel, stream.depacketizer)
         except MediaError as err:
@@ -171,8 +172,7 @@ class _TcpProtocol(asyncio.Protocol):
                 client.on_message(payload)
             elif channel == client.rtcp_channel and client.stream is not None:
                 client.stream.on_rtcp(payload)
-        if units or (stream is not None and stream.depacketizer.garbage_run >= GARBAGE_LIMIT):
-            self._units(units)
+        self._units(units)  # also when empty: a run of garbage packets ends the session
 
     def _units(self, units: list[ReceivedAccessUnit]) -> None:
         stream = self.client.stream

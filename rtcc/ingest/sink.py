@@ -67,6 +67,17 @@ def compact_head(raw: bytes) -> tuple[int, int] | None:
     return int(seq), int(raw[t_at + 5:end])
 
 
+def capture_time_us(sr: tuple[float, int] | None, rtp_timestamp: int | None,
+                    arrival_us: int) -> int:
+    """A frame's capture time from the last RTCP sender report ``sr`` (NTP as unix seconds, RTP
+    timestamp), or its arrival time without one. Both sinks call it."""
+    if sr is None or rtp_timestamp is None:
+        return arrival_us
+    # Signed 32-bit difference: frames just before the report map to earlier times.
+    diff = ((rtp_timestamp - sr[1] + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    return round((sr[0] + diff / CLOCK_RATE) * 1e6)
+
+
 def _regex_head(raw: bytes) -> tuple[int, int] | None:
     head = _COMPACT_HEAD.match(raw)
     return None if head is None else (int(head.group(1)), int(head.group(2)))
@@ -133,12 +144,7 @@ class FrameSink:
             return None
 
     def capture_time_us(self, rtp_timestamp: int | None, arrival_us: int) -> int:
-        sr = self._sr
-        if sr is None or rtp_timestamp is None:
-            return arrival_us
-        # Signed 32-bit difference: frames just before the report map to earlier times.
-        diff = ((rtp_timestamp - sr[1] + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-        return round((sr[0] + diff / CLOCK_RATE) * 1e6)
+        return capture_time_us(self._sr, rtp_timestamp, arrival_us)
 
     def on_access_unit(self, nals: Sequence[bytes], rtp_timestamp: int | None,
                        complete: bool = True, arrival_us: int | None = None) -> bool:
@@ -192,7 +198,7 @@ class FrameSink:
             seq, t, meta = truth
             self._seq = seq + 1
         else:
-            seq, t, meta = own_seq, self.capture_time_us(rtp_timestamp, arrival_us), b""
+            seq, t, meta = own_seq, capture_time_us(self._sr, rtp_timestamp, arrival_us), b""
         if not self.gate.admit(self.cam):
             self._gated = True
             return False
