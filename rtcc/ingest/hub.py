@@ -58,6 +58,7 @@ from rtcc.ingest.whip_endpoint import WhipEndpoint, WhipWorker
 from rtcc.ingest.writer import FrameWriter, WriterConfig
 from rtcc.metrics import HubMetrics, ShardMetrics
 from rtcc.registry.webutil import CONSENT_CACHE, USER
+from rtcc.vocabulary import UserRole
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class Hub:
 HUB = web.AppKey("hub", Hub)
 
 
-OPERATIONS_ROLES = ("admin", "operator", "auditor")
+OPERATIONS_ROLES: frozenset[UserRole] = frozenset({"admin", "operator", "auditor"})
 """Who may see worker states (sources, even redacted, tell where every camera is)."""
 
 
