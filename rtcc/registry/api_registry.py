@@ -20,11 +20,11 @@ from aiohttp import web
 
 from rtcc.errors import Forbidden, InvalidInput, NotFound
 from rtcc.registry.audit import Actor
-from rtcc.registry.consent import TIERS, effective_tier
+from rtcc.registry.consent import effective_tier
 from rtcc.registry.importer import export_registry
 from rtcc.registry.store import RegisteredCamera, camera_json
 from rtcc.registry.webutil import AUDIT, REGISTRY, client_ip, read_json, require
-from rtcc.vocabulary import USER_ROLES
+from rtcc.vocabulary import TIERS, USER_ROLES
 
 routes = web.RouteTableDef()
 
