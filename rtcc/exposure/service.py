@@ -26,6 +26,7 @@ from rtcc.exposure.consent import ConsentView
 from rtcc.exposure.live import LiveAnalyzer, read_aggregates
 from rtcc.exposure.live_metrics import LiveMetrics
 from rtcc.metrics import registry_of
+from rtcc.vocabulary import PERSON_ROLES
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -201,7 +202,7 @@ def run_live(settings: Settings, consent: ConsentView, *, duration: float = 0.0
 def live_table(doc: dict[str, Any]) -> str:
     """Person-seconds per camera and role (non-consenting), for the terminal."""
     per: dict[str, dict[str, float]] = {}
-    roles = ("resident", "visitor", "delivery", "dog_walker", "passer_by")
+    roles = PERSON_ROLES
     for row in doc["streams"]:
         if not row["consenting"]:
             per.setdefault(row["camera"], dict.fromkeys(roles, 0.0))[row["role"]] += \

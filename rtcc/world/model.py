@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 CAMERA_TYPES = ("doorbell", "floodlight", "business", "city")
 LENSES = ("fisheye", "rectilinear")
-ROLES = ("resident", "visitor", "delivery", "dog_walker", "passer_by")
-"""CONTRACT subject roles in the ground-truth SEI."""
 
 
 def _no_attributes() -> Mapping[str, Any]:
