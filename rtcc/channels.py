@@ -78,7 +78,7 @@ class FrameMeta:
 
 
 @dataclass(frozen=True, slots=True)
-class CameraState:
+class StateRecord:
     """The ``rtcc:{cam}:state`` hash."""
 
     cam: str
@@ -170,7 +170,7 @@ class ChannelWriter:
         It expires with the live window so a stopped camera leaves nothing behind."""
         cmds.append(("SET", keys.gop(cam), entry_id, "PX", self.window_ms))
 
-    def set_state(self, cmds: list[Command], state: CameraState) -> None:
+    def set_state(self, cmds: list[Command], state: StateRecord) -> None:
         """Write the state hash and keep ``rtcc:cameras:live`` in step with it."""
         cmds.append(("HSET", keys.camera_state(state.cam), "state", state.state,
                      "reason", state.reason, "since", f"{state.since:.3f}",
@@ -178,7 +178,7 @@ class ChannelWriter:
                      "frames", state.frames))
         cmds.append(("SADD" if state.state == "live" else "SREM", keys.LIVE_CAMERAS, state.cam))
 
-    def add_event(self, cmds: list[Command], state: CameraState) -> None:
+    def add_event(self, cmds: list[Command], state: StateRecord) -> None:
         """Append a state change to ``rtcc:cameras:events`` (capped)."""
         cmds.append(("XADD", keys.CAMERA_EVENTS, "MAXLEN", "~", self.events_maxlen, "*",
                      "cam", state.cam, "state", state.state, "reason", state.reason,
@@ -291,12 +291,12 @@ async def _xread_cluster(redis: Any, after: Mapping[str, str], *, count: int | N
         await asyncio.sleep(min(CLUSTER_POLL_S, max(0.0, deadline - time.monotonic())))
 
 
-async def read_state(redis: aredis.Redis, cam: str) -> CameraState | None:
+async def read_state(redis: aredis.Redis, cam: str) -> StateRecord | None:
     raw = await redis.hgetall(keys.camera_state(cam))
     if not raw:
         return None
     f = {_s(k): _s(v) for k, v in raw.items()}
-    return CameraState(
+    return StateRecord(
         cam=cam, state=f.get("state", ""), reason=f.get("reason", ""),
         since=float(f.get("since") or 0), source=f.get("source", ""),
         reconnects=int(f.get("reconnects") or 0), frames=int(f.get("frames") or 0),

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rtcc.channels import CameraState
+from rtcc.channels import StateRecord
 from rtcc.errors import RtccError
 from rtcc.ingest.gate import ConsentGate
 from rtcc.ingest.sink import FrameSink
@@ -161,9 +161,9 @@ class CameraWorker:
         log.log(logging.WARNING if state in ("failed",) else logging.INFO,
                 "%s: %s%s", self.cam, state, f" ({reason})" if reason else "")
 
-    def camera_state(self) -> CameraState:
+    def camera_state(self) -> StateRecord:
         st = self.status
-        return CameraState(cam=st.cam, state=st.state, reason=st.reason, since=st.since,
+        return StateRecord(cam=st.cam, state=st.state, reason=st.reason, since=st.since,
                            source=st.source, reconnects=st.reconnects,
                            frames=self.sink.delivered)
 

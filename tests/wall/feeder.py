@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aredis
 
-from rtcc.channels import CameraState, ChannelWriter, Frame
+from rtcc.channels import ChannelWriter, Frame, StateRecord
 from rtcc.ingest.resp import RespConnection
 from rtcc.ingest.resp_cluster import ClusterRespConnection
 from rtcc.media.encoder import H264Encoder
@@ -85,7 +85,7 @@ class ChannelFeeder:
         writer = ChannelWriter()
         cmds: list[Any] = []
         for cam in self.cams:
-            state = CameraState(cam, "live", since=time.time(), source="test")
+            state = StateRecord(cam, "live", since=time.time(), source="test")
             writer.set_state(cmds, state)
             writer.add_event(cmds, state)
         await self._conn.execute(cmds)
