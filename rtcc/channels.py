@@ -23,6 +23,7 @@ from redis.exceptions import ResponseError
 
 from rtcc import keys
 from rtcc.connections import is_cluster
+from rtcc.vocabulary import CameraState
 
 Command = tuple[Any, ...] | list[bytes]
 """One Redis command: a tuple of its arguments (bytes, str or numbers), or a list of byte
@@ -83,6 +84,8 @@ class StateRecord:
 
     cam: str
     state: str
+    """A :class:`~rtcc.vocabulary.CameraState` when the hub writes it; :func:`read_state` gives
+    the stored word unchecked (the wall shows a word it does not know as reconnecting)."""
     reason: str = ""
     since: float = 0.0
     source: str = ""
@@ -176,7 +179,8 @@ class ChannelWriter:
                      "reason", state.reason, "since", f"{state.since:.3f}",
                      "source", state.source, "reconnects", state.reconnects,
                      "frames", state.frames))
-        cmds.append(("SADD" if state.state == "live" else "SREM", keys.LIVE_CAMERAS, state.cam))
+        cmds.append(("SADD" if state.state == CameraState.LIVE else "SREM", keys.LIVE_CAMERAS,
+                     state.cam))
 
     def add_event(self, cmds: list[Command], state: StateRecord) -> None:
         """Append a state change to ``rtcc:cameras:events`` (capped)."""

@@ -58,7 +58,7 @@ from rtcc.ingest.whip_endpoint import WhipEndpoint, WhipWorker
 from rtcc.ingest.writer import FrameWriter, WriterConfig
 from rtcc.metrics import HubMetrics, ShardMetrics
 from rtcc.registry.webutil import CONSENT_CACHE, USER
-from rtcc.vocabulary import UserRole
+from rtcc.vocabulary import CameraState, UserRole
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class Hub:
         while True:
             await asyncio.sleep(self.config.state_refresh)
             for worker in list(self.supervisor.workers.values()):
-                if worker.status.state in ("live", "gated"):
+                if worker.status.state in (CameraState.LIVE, CameraState.GATED):
                     self.writer.publish_state(worker.camera_state(), event=False)
             self.metrics.reconnect_tokens.set(self.budget.tokens)
 
