@@ -65,6 +65,7 @@ def test_a_camera_state_is_written_as_its_plain_word(caplog):
     assert json.dumps({"state": state}) == '{"state": "backing_off"}'
     assert state.encode() == b"backing_off"
     assert CameraState("gated") is CameraState.GATED
+    assert {CameraState.LIVE: 1}.get("live") == {"live": 1}.get(CameraState.LIVE) == 1
     with caplog.at_level(logging.INFO, logger="rtcc.test"):
         logging.getLogger("rtcc.test").info("cam-1: %s", state)
     assert caplog.messages == ["cam-1: backing_off"]

@@ -24,6 +24,7 @@ from rtcc.ingest.resp_cluster import ClusterRespConnection
 from rtcc.media.encoder import H264Encoder
 from rtcc.media.h264 import AccessUnit, join_annexb
 from rtcc.media.sei import GroundTruth, Subject, build_sei_nal, insert_sei
+from rtcc.vocabulary import CameraState
 
 SubjectsFn = Callable[[str, int], Sequence[Subject]]
 
@@ -85,7 +86,7 @@ class ChannelFeeder:
         writer = ChannelWriter()
         cmds: list[Any] = []
         for cam in self.cams:
-            state = StateRecord(cam, "live", since=time.time(), source="test")
+            state = StateRecord(cam, CameraState.LIVE, since=time.time(), source="test")
             writer.set_state(cmds, state)
             writer.add_event(cmds, state)
         await self._conn.execute(cmds)
