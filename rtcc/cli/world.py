@@ -105,9 +105,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     i.add_argument("--floodlight-rate", type=_rate, default=0.15, metavar="R",
                    help="share of one-dwelling homes with a doorbell that also have a "
                    "floodlight camera (default 0.15)")
-    i.add_argument("--business-rate", type=_rate, default=0.33, metavar="R",
-                   help="share of businesses with an outdoor camera (default 0.33: small US "
-                   "retailers, 2014 survey)")
+    i.add_argument("--business-rate", type=_rate, default=0.20, metavar="R",
+                   help="share of businesses with a camera seeing the street (default 0.20: "
+                   "about one small US retailer in five, 2014 survey)")
     i.add_argument("--live-rate", type=_rate, default=0.10, metavar="R",
                    help="share of camera owners streaming live to the RTCC (default 0.10)")
     i.add_argument("--request-rate", type=_rate, default=0.15, metavar="R",

@@ -55,9 +55,9 @@ class ImportOptions:
     """Share of homes' entrances with a doorbell: 22 of 127 million US households had a home
     security camera in 2020 (Strategy Analytics; docs/world.md)."""
     floodlight_rate: float = 0.15
-    business_rate: float = 0.33
-    """Share of businesses with an outdoor camera: 33 % of small US retailers (ADT / Harris
-    Interactive survey, 2014; docs/world.md)."""
+    business_rate: float = 0.20
+    """Share of businesses with a camera seeing the street: about one small US retailer in five
+    had indoor/outdoor cameras (ADT / Harris Interactive survey, 2014; docs/world.md)."""
     stream_width: int | None = None
     name: str | None = None
     attribution: str = OSM_ATTRIBUTION
