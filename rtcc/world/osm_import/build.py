@@ -30,7 +30,7 @@ from rtcc.world.osm_import import cameras as cam_mod
 from rtcc.world.osm_import.classify import YES_MAX_M2, Use, classify, is_business
 from rtcc.world.osm_import.entrances import facing_door, mapped_doors
 from rtcc.world.osm_import.extract import Extract
-from rtcc.world.osm_import.streets import ENCLOSING, street_features
+from rtcc.world.osm_import.streets import ENCLOSING, street_features, width_of
 from rtcc.world.osm_import.tessellation import DEPTH, tessellate
 from rtcc.world.synth import RESIDENTS_WEIGHTS, Rates, deal
 
@@ -123,7 +123,10 @@ def build_world(extract: Extract, options: ImportOptions) -> tuple[World, Import
                  and r.tags.get("covered") != "yes"]
     fps = [p.footprint for p in walls]
     homes = [i for i, p in enumerate(walls) if p.use is not None and p.use.home]
-    lots = tessellate(fps, enclosing, homes, options.lot_depth)
+    carriageways = [r.geometry.buffer(width_of(r.tags) / 2.0, cap_style="flat")
+                    for r in roads if r.tags.get("tunnel") not in ("yes", "building_passage")
+                    and r.tags.get("covered") != "yes"]
+    lots = tessellate(fps, enclosing, homes, options.lot_depth, carriageways)
 
     points = [(pt.id, pt.tags, Point(projection.to_local(pt.lon, pt.lat)))
               for pt in extract.points]

@@ -22,6 +22,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 SNAP_M = 0.5
 FACING_M = 250.0
+PARALLEL_M = 0.5
 NOT_DOORS = ("emergency", "exit", "garage", "no", "service", "emergency_ward_entrance")
 _RANK = {"main": 0, "home": 1, "yes": 1, "staircase": 1}
 
@@ -72,15 +73,30 @@ def mapped_doors(footprints: Sequence[Polygon],
 
 def facing_door(footprint: Polygon, streets: Sequence[LineString], tree: STRtree | None
                 ) -> Door | None:
-    """The point of the outline nearest to the nearest street."""
+    """The point of the outline nearest to the nearest street: on the wall nearest to it (the
+    longest one when several are as near), at the wall's middle when the wall runs along the
+    street (its ends within ``PARALLEL_M`` of the same distance), else at its nearest point."""
     if tree is None:
         return None
     i = tree.query_nearest(footprint, max_distance=FACING_M, all_matches=False)
     if len(i) == 0:
         return None
-    link = shapely.shortest_line(footprint.exterior, streets[int(i[0])])
-    x, y = link.coords[0]
-    return Door(Point(x, y), False)
+    street = streets[int(i[0])]
+    coords = np.asarray(footprint.exterior.coords)
+    walls = shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1))
+    dist = shapely.distance(walls, street)
+    ends = shapely.distance(shapely.points(coords), street)
+    far = np.maximum(ends[:-1], ends[1:])
+    near = np.nonzero(dist <= dist.min() + 0.05)[0]
+    # Of the walls as near as the nearest, the one most along the street, then the longest.
+    k = int(min(near.tolist(), key=lambda j: (round(far[j], 2), -shapely.length(walls[j]), j)))
+    a, b = coords[k], coords[k + 1]
+    da, db = ends[k], ends[k + 1]
+    if abs(da - db) <= PARALLEL_M:
+        x, y = (a + b) / 2.0
+    else:
+        x, y = shapely.shortest_line(walls[k], street).coords[0]
+    return Door(Point(float(x), float(y)), False)
 
 
 def outward(footprint: Polygon, point: Point) -> tuple[float, float, float, float]:

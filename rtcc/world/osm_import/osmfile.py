@@ -74,7 +74,8 @@ def _one_line(err: BaseException) -> str:
 
 
 def _tags(obj: osmium.osm.OSMObject) -> dict[str, str]:
-    return {t.k: t.v for t in obj.tags}
+    # Sorted by key: every format then gives the same tags in the same order.
+    return dict(sorted((t.k, t.v) for t in obj.tags))
 
 
 def _node(node: osmium.osm.Node, out: Extract) -> None:

@@ -11,7 +11,8 @@ alone:
 2. **Generators**: every building's outline, shrunk ``SHRINK`` m inwards (so that two buildings
    sharing a wall have distinct points) and sampled every ``SEGMENT`` m.
 3. **Voronoi** of the generators of one block (``shapely.voronoi_polygons``), the cells dissolved
-   by building and clipped to the block and to ``depth`` metres around the building.
+   by building, simplified together, and clipped to the block less the streets' carriageways
+   and to ``depth`` metres around the building.
 4. **Clean-up**: a lot keeps its own building whole and gives up what other buildings cover,
    and only the piece touching its building stays; so lots are valid, cover their building and
    never overlap another building's lot.
@@ -80,11 +81,14 @@ def _generators(footprint: Polygon) -> np.ndarray:
 
 
 def tessellate(footprints: Sequence[Polygon], streets: Sequence[LineString],
-               wanted: Sequence[int], depth: float = DEPTH) -> dict[int, Polygon]:
+               wanted: Sequence[int], depth: float = DEPTH,
+               carriageways: Sequence[Polygon] = ()) -> dict[int, Polygon]:
     """The lot of each building in ``wanted`` (indices into ``footprints``).
 
     Every footprint is a generator, wanted or not (a shop next to a house takes its share of
-    the ground); only the wanted lots are returned.
+    the ground); only the wanted lots are returned. ``carriageways`` (the streets' surfaces)
+    belong to nobody's lot: they also part the two sides of a dead-end street, which does not
+    close a block.
     """
     if not footprints or not wanted:
         return {}
@@ -112,6 +116,9 @@ def tessellate(footprints: Sequence[Polygon], streets: Sequence[LineString],
     for k in range(len(blocks)):
         root = groups.find(k)
         regions[root] = blocks[k] if root not in regions else regions[root].union(blocks[k])
+    if carriageways:
+        roads = shapely.union_all(np.asarray(carriageways, dtype=object))
+        regions = {k: r.difference(roads) for k, r in regions.items()}
     want = set(wanted)
     cells: dict[int, BaseGeometry] = {}
     for root, members in by_group.items():
