@@ -124,6 +124,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     i.add_argument("--yes-max-area", type=_area, default=1000.0, metavar="M2",
                    help="an untagged building=yes in residential land use is a home below this "
                    "footprint (default 1000 m2)")
+    i.add_argument("--yes-homes", choices=("residential", "everywhere", "never"),
+                   default="residential",
+                   help="where an untagged building=yes of a house's size may be a home: inside "
+                   "residential land use (default), everywhere (for a place whose map has no "
+                   "land use) or never")
     i.add_argument("-v", "--verbose", action="store_true",
                    help="list every warning (default: a count per kind)")
     i.set_defaults(handler=run_import)
@@ -198,7 +203,8 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         registry_rate=args.registry_rate, camera_rate=args.camera_rate,
         floodlight_rate=args.floodlight_rate, business_rate=args.business_rate,
         stream_width=args.stream_width, name=args.name,
-        attribution=args.attribution or OSM_ATTRIBUTION, yes_max_m2=args.yes_max_area)
+        attribution=args.attribution or OSM_ATTRIBUTION, yes_max_m2=args.yes_max_area,
+        yes_homes=args.yes_homes)
     extract = read_extract(args.file)
     if area is not None:
         extract = cut(extract, area)

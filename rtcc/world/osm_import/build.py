@@ -41,6 +41,7 @@ DWELLINGS_NOTE = ("one household per dwelling; the dwellings of one building sha
                   "(the same parcel polygon)")
 GRID_DEG = 1e-7
 """The world file's coordinate resolution (geojson.COORD_DECIMALS)."""
+YES_HOMES = ("residential", "everywhere", "never")
 SHOP_M = 5.0
 """A shop node this close to a building belongs to it."""
 
@@ -62,6 +63,9 @@ class ImportOptions:
     name: str | None = None
     attribution: str = OSM_ATTRIBUTION
     yes_max_m2: float = YES_MAX_M2
+    yes_homes: str = "residential"
+    """Where an untagged ``building=yes`` may be a home: ``residential`` (inside residential
+    land use), ``everywhere`` (for places that map no land use) or ``never``."""
     lot_depth: float = DEPTH
 
     def check(self) -> None:
@@ -69,6 +73,9 @@ class ImportOptions:
               self.floodlight_rate).check()
         if not 0.0 <= self.business_rate <= 1.0:
             raise ValueError(f"business rate must be within 0..1, got {self.business_rate!r}")
+        if self.yes_homes not in YES_HOMES:
+            raise ValueError(f"yes_homes must be one of {', '.join(YES_HOMES)}, got "
+                             f"{self.yes_homes!r}")
 
 
 @dataclass(slots=True)
@@ -107,7 +114,9 @@ def build_world(extract: Extract, options: ImportOptions) -> tuple[World, Import
     if res_area is not None:
         shapely.prepare(res_area)
     for p in parts:
-        inside = res_area is not None and res_area.contains(p.footprint.representative_point())
+        inside = options.yes_homes == "everywhere" or (
+            options.yes_homes == "residential" and res_area is not None
+            and res_area.contains(p.footprint.representative_point()))
         p.use = classify(p.tags, p.footprint.area, inside, options.yes_max_m2)
         if p.use.note:
             report.warnings.append(f"building {p.osm_id}: {p.use.note}")

@@ -1,10 +1,12 @@
 """What each OSM building is: a home (and how many dwellings), a business, or just an occluder.
 
-Every building occludes. Homes are ``building`` = house, detached, semidetached_house, terrace,
-residential, apartments, bungalow, farm, dormitory, static_caravan, cabin; and an untagged
-``building=yes`` inside residential land use whose footprint is between
-``YES_MIN_M2`` (smaller ones are sheds and garages) and ``yes_max_m2`` (larger ones are schools,
-churches, shops). A building with a shop, amenity, office or craft tag is a business, not a home.
+Every building occludes except roofs, carports and the like (``NOT_OCCLUDERS``). Homes are
+``building`` = house, detached, semidetached_house, terrace, residential, apartments, bungalow,
+farm, dormitory, static_caravan, cabin; and an untagged ``building=yes`` inside residential land
+use whose footprint is between ``YES_MIN_M2`` (smaller ones are sheds and garages) and
+``yes_max_m2`` (larger ones are schools, churches, shops). A building with a shop, office, craft
+or commercial amenity tag, or of a commercial type (``BUSINESS_BUILDINGS``), is a business; a
+``yes`` building that is a business is not a home (a tagged apartment block may be both).
 
 Dwellings per home (each one household in the world, see docs/world.md):
 
@@ -65,10 +67,14 @@ class Use:
     """A tag that could not be read, for the import's warnings."""
 
 
+BUSINESS_BUILDINGS = ("retail", "commercial", "office", "kiosk", "supermarket", "hotel")
+
+
 def is_business(tags: Mapping[str, str]) -> bool:
     if any(tags.get(k) for k in ("shop", "office", "craft")):
         return True
-    return tags.get("amenity") in BUSINESS_AMENITIES
+    return tags.get("amenity") in BUSINESS_AMENITIES \
+        or tags.get("building") in BUSINESS_BUILDINGS
 
 
 def _number(value: str | None) -> float | None:
@@ -99,9 +105,12 @@ def classify(tags: Mapping[str, str], area_m2: float, in_residential: bool,
     occludes = kind not in NOT_OCCLUDERS and tags.get("location") != "underground" \
         and not _below_ground(tags)
     business = is_business(tags)
-    home = not business and occludes and (
+    # An apartment block with a shop tag is both (a shop downstairs); a plain "yes" with one
+    # is a shop.
+    home = occludes and (
         kind in HOME_TYPES
-        or (kind == "yes" and in_residential and YES_MIN_M2 <= area_m2 <= yes_max_m2))
+        or (kind == "yes" and not business and in_residential
+            and YES_MIN_M2 <= area_m2 <= yes_max_m2))
     dwellings = 0
     if home:
         flats = _number(tags.get("building:flats"))

@@ -60,6 +60,9 @@ def read_overpass(source: str, doc: Mapping[str, Any]) -> Extract:
                 holder = [top]
                 refs = _inline(nodes, geometry, ids, holder)
                 top = holder[0]
+            if refs is None:
+                raise ExtractError(source, f"elements[{i}]: way {oid} has no nodes: "
+                                   f"{NO_GEOMETRY}")
             if not isinstance(refs, list) or not all(isinstance(r, int) for r in refs):
                 raise ExtractError(source, f"elements[{i}]: way {oid} without a list of node ids")
             ways.setdefault(oid, (list(refs), tags))
