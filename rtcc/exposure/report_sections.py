@@ -103,7 +103,8 @@ def credit(world: World) -> str:
     url = world.properties.get("attribution_url")
     licence = world.properties.get("license")
     tail = f", {esc(licence)}" if licence else ""
-    link = f' (<a href="{esc(url)}">{esc(url)}</a>)' if url else ""
+    # The address as text: the page links to nothing outside itself.
+    link = f" ({esc(url)})" if url else ""
     return f'<p class="credit">Map data {esc(text)}{tail}{link}.</p>'
 
 

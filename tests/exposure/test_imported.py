@@ -8,6 +8,7 @@ three one-dwelling homes and twelve flats sharing the apartment block's lot.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -103,3 +104,13 @@ def test_report_on_helsinki_real_streets(tmp_path: Path) -> None:
     ex = figures["exposure"]
     assert ex["world"]["households"] > 500 and ex["world"]["modelled_cameras"] > 0
     assert 0 < figures["headline"]["live_cameras"] < ex["world"]["cameras"]
+
+
+def test_the_report_stays_self_contained_with_the_credit(oak: tuple[World, Path],
+                                                         tmp_path: Path) -> None:
+    _, path = oak
+    out = tmp_path / "oak.html"
+    assert main(["report", str(path), "-o", str(out), "--no-sweep", "--no-progress"]) == 0
+    page = out.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # links nowhere
+    assert "(https://www.openstreetmap.org/copyright)" in page
