@@ -456,3 +456,12 @@ def test_bad_input_is_one_line_and_exit_2(bad_inputs: Path, tmp_path: Path, name
     assert len(lines) == 1, proc.stderr
     assert message in lines[0] and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_world_show_draws_an_imported_world(tmp_path: Path) -> None:
+    world = tmp_path / "oak.geojson"
+    assert rtcc("world", "import", str(OAK["osm"]), "-o", str(world)).returncode == 0
+    png = tmp_path / "oak.png"
+    proc = rtcc("world", "show", str(world), "-o", str(png), "--dpi", "60")
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
