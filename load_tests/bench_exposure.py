@@ -7,7 +7,7 @@
    households in view; every household's exposure; coverage, trackability, breakdowns), and the
    same with reading the world file first. Target < 10 s. Baseline, measured on a sample of
    cameras in the same run and extrapolated: the obvious per-camera code on the world's own API
-   (``dori.band_polygons`` + ``World.households_in_view`` + one parcel intersection per household
+   (``dori.band_polygons`` + ``households_in_view`` + one parcel intersection per household
    in view).
 2. sweep: 21 opt-in rates x 10 seeds on 1,000-household worlds synthesized per seed (the harder
    mode: every seed builds and analyses its own neighbourhood), with 2 worker processes.
@@ -72,6 +72,7 @@ def bench_static(repeats: int, sample: int) -> dict[str, Any]:
     from rtcc.world import dori
     from rtcc.world.geojson import load_world, save_world
     from rtcc.world.synth import synthesize
+    from rtcc.world.visibility import households_in_view
 
     pin = _pin_one_core()
     tmp = Path(tempfile.mkdtemp(prefix="bench-exposure-"))
@@ -100,7 +101,7 @@ def bench_static(repeats: int, sample: int) -> dict[str, Any]:
             cam = world.cameras[cid]
             dori.band_polygons(cam, views[cid])
             areas = [world.households[hid].parcel.intersection(views[cid]).area
-                     for hid in world.households_in_view(cam, views[cid])]
+                     for hid in households_in_view(world, cam, views[cid])]
             assert all(a >= 0 for a in areas)
         per_cam = (time.perf_counter() - t0) / len(ids)
         naive = per_cam * len(world.cameras)

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from rtcc.compiled import TRUE_WORDS
 from rtcc.errors import ConfigError
 from rtcc.logs import redact_url
 
-_TRUE = {"1", "true", "yes", "on"}
+_TRUE = set(TRUE_WORDS)
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -26,12 +26,13 @@ from rtcc.exposure.consent import ConsentView
 from rtcc.exposure.live import LiveAnalyzer, read_aggregates
 from rtcc.exposure.live_metrics import LiveMetrics
 from rtcc.metrics import registry_of
+from rtcc.registry.cache import ConsentCache
+from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from rtcc.config import Settings
-    from rtcc.registry.cache import ConsentCache
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +118,6 @@ async def adopt_orphans(redis: Any, consumer: str, group: str = keys.FRAME_META_
 
 
 async def _analyzer_ctx(app: web.Application) -> AsyncIterator[None]:
-    from rtcc.app import LIVE_REDIS, SETTINGS, STATE_REDIS
-    from rtcc.registry.cache import ConsentCache
-
     cache = ConsentCache(app[STATE_REDIS])
     await cache.start()
     households = await RegistryHouseholds.load(cache, app[STATE_REDIS])

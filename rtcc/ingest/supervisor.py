@@ -28,11 +28,11 @@ from typing import Any, Protocol
 from rtcc.channels import CameraState
 from rtcc.errors import RtccError
 from rtcc.ingest.gate import ConsentGate
+from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.sink import FrameSink
 from rtcc.ingest.sources import Source
 from rtcc.ingest.writer import FrameWriter
 from rtcc.logs import redact_credentials
-from rtcc.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ import redis.asyncio as aredis
 import redis.exceptions as rexc
 
 from rtcc.channels import CameraState, ChannelWriter, Command, Frame
-from rtcc.ingest.resp import RespConnection
-from rtcc.metrics import HubMetrics
+from rtcc.ingest.metrics import HubMetrics
+from rtcc.ingest.resp_cluster import connection_like
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class FrameWriter:
     def __init__(self, redis: aredis.Redis, channels: ChannelWriter, metrics: HubMetrics,
                  config: WriterConfig | None = None) -> None:
         self.redis = redis
-        self.conn = RespConnection.like(redis)
+        self.conn = connection_like(redis)
         self.channels = channels
         self.metrics = metrics
         self.config = config or WriterConfig()

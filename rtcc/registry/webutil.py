@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from rtcc.errors import Forbidden, InvalidInput
+from rtcc.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.evidence import EvidenceStore
@@ -33,20 +33,6 @@ TOKEN = web.RequestKey("rtcc_token", str)
 
 MAX_BODY = 64 * 1024
 """Largest JSON body the API accepts (a request area of 1,000 vertices fits easily)."""
-
-
-class PayloadTooLarge(InvalidInput):
-    """A body over :data:`MAX_BODY` (HTTP 413)."""
-
-
-class UnsupportedMediaType(InvalidInput):
-    """A body that is not ``application/json`` (HTTP 415)."""
-
-
-def error_json(status: int, message: str, field: str | None = None,
-               headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message, "field": field}, status=status,
-                             headers=headers)
 
 
 def current_user(request: web.Request) -> User:

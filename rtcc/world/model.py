@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import shapely
 from shapely import STRtree
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -169,29 +167,6 @@ class World:
         """The household owning a camera, or None (city cameras, businesses)."""
         cam = self.cameras[camera] if isinstance(camera, str) else camera
         return None if cam.household is None else self.households.get(cam.household)
-
-    def households_in_view(self, camera: Camera | str, polygon: BaseGeometry | None = None,
-                           min_area: float = 1.0) -> tuple[str, ...]:
-        """Households in view of a camera, per the ARCHITECTURE rule, in world order.
-
-        A household is in view when ``polygon`` (by default the camera's visibility polygon)
-        covers at least ``min_area`` m² of its parcel or contains its entrance. An entrance within
-        1 cm of the polygon counts as contained: entrances sit on facades, and a facade seen from
-        across the street is exactly where the visibility polygon ends. The camera's own
-        household is included when it qualifies.
-        """
-        cam = self.cameras[camera] if isinstance(camera, str) else camera
-        if polygon is None:
-            from rtcc.world.visibility import visibility_polygon
-
-            polygon = visibility_polygon(self, cam)
-        if polygon.is_empty:
-            return ()
-        idx = self.index
-        shapely.prepare(polygon)
-        hit = np.union1d(idx.parcels_covered(polygon, min_area),
-                         idx.entrances_within(polygon, ENTRANCE_TOLERANCE))
-        return tuple(idx.household_ids[i] for i in hit.tolist())
 
     def camera_consent(self, camera: Camera | str) -> str:
         """The effective consent seed of a camera per the world-file contract."""

@@ -14,11 +14,11 @@ from rtcc import channels, keys
 from rtcc.channels import CameraState, ChannelWriter, Frame
 from rtcc.connections import is_cluster
 from rtcc.exposure.live import LiveAnalyzer, read_aggregates
-from rtcc.ingest.resp import RespConnection
-from rtcc.ingest.resp_cluster import ClusterRespConnection, command_key
+from rtcc.ingest.metrics import HubMetrics
+from rtcc.ingest.resp_cluster import ClusterRespConnection, command_key, connection_like
 from rtcc.ingest.supervisor import cancel_and_wait
 from rtcc.ingest.writer import FrameWriter, WriterConfig
-from rtcc.metrics import HubMetrics, new_registry
+from rtcc.metrics import new_registry
 from tests.cluster.redis_cluster import LocalCluster
 
 CAMS = [f"cam-{i:04d}" for i in range(60)]
@@ -43,7 +43,7 @@ def test_command_key_reads_pre_encoded_and_tuple_commands() -> None:
 
 
 async def test_resp_like_picks_the_variant_and_keeps_reply_order(live: aredis.Redis) -> None:
-    conn = RespConnection.like(live)
+    conn = connection_like(live)
     assert isinstance(conn, ClusterRespConnection) == is_cluster(live)
     try:
         cmds: list[Any] = []
@@ -69,7 +69,7 @@ async def test_resp_like_picks_the_variant_and_keeps_reply_order(live: aredis.Re
 async def test_cluster_connection_follows_moved_with_a_stale_map(live: aredis.Redis) -> None:
     if not is_cluster(live):
         return  # a single server never redirects
-    conn = RespConnection.like(live)
+    conn = connection_like(live)
     assert isinstance(conn, ClusterRespConnection)
     try:
         await conn.execute([("PING",)])
@@ -119,7 +119,7 @@ async def test_xread_frames_over_many_slots(live: aredis.Redis) -> None:
     cmds: list[Any] = []
     for cam in CAMS:
         writer.add_frame(cmds, frame(cam, 0), 1_700_000_000_000)
-    conn = RespConnection.like(live)
+    conn = connection_like(live)
     try:
         await conn.execute(cmds)
         after = {cam: "0-0" for cam in CAMS}
@@ -149,7 +149,7 @@ async def test_analyzer_commit_is_atomic_and_counts_each_frame_once(live: aredis
     for seq in range(5):
         for cam in CAMS[:20]:
             writer.add_frame(cmds, frame(cam, seq, people=1), 1_700_000_000_000)
-    conn = RespConnection.like(live)
+    conn = connection_like(live)
     try:
         await conn.execute(cmds)
     finally:

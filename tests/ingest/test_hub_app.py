@@ -10,8 +10,8 @@ import redis.asyncio as aredis
 
 from rtcc import keys
 from rtcc.app import create_app
-from rtcc.compiled import extensions
 from rtcc.config import Settings
+from rtcc.ingest.compiled import extensions
 from rtcc.ingest.hub import HUB, HUB_CONFIG, HubConfig
 from rtcc.redis_server import RedisUrls
 from rtcc.registry.store import Registry

@@ -114,7 +114,8 @@ async def test_gop_is_trimmed_to_the_live_window(
     cache: object,
 ) -> None:
     from rtcc.ingest.hub import Hub
-    from rtcc.metrics import HubMetrics, new_registry
+    from rtcc.ingest.metrics import HubMetrics
+    from rtcc.metrics import new_registry
 
     await register(registry, ["cam-w"])
     fleet = await make_fleet(["cam-w"])

@@ -13,9 +13,10 @@ import redis.asyncio as aredis
 
 from rtcc import channels, keys
 from rtcc.channels import CameraState, ChannelWriter, Frame
+from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.supervisor import cancel_and_wait
 from rtcc.ingest.writer import FrameWriter, WriterConfig
-from rtcc.metrics import HubMetrics, new_registry
+from rtcc.metrics import new_registry
 from rtcc.redis_server import LIVE, EmbeddedRedis
 from tests.ingest.conftest import wait_for
 

@@ -20,7 +20,7 @@ import redis.asyncio as aredis
 
 from rtcc.channels import CameraState, ChannelWriter, Frame
 from rtcc.ingest.resp import RespConnection
-from rtcc.ingest.resp_cluster import ClusterRespConnection
+from rtcc.ingest.resp_cluster import ClusterRespConnection, connection_like
 from rtcc.media.encoder import H264Encoder
 from rtcc.media.h264 import AccessUnit, join_annexb
 from rtcc.media.sei import GroundTruth, Subject, build_sei_nal, insert_sei
@@ -81,7 +81,7 @@ class ChannelFeeder:
         self._clip = await loop.run_in_executor(
             None, encode_card, self.width, self.height, self.clip_frames, self.gop, self.fps,
             self.noise, self.bitrate)
-        self._conn = RespConnection.like(self.redis)
+        self._conn = connection_like(self.redis)
         writer = ChannelWriter()
         cmds: list[Any] = []
         for cam in self.cams:
