@@ -64,6 +64,7 @@ from rtcc.registry.cache import ConsentCache
 from rtcc.registry.consent import effective_tier
 from rtcc.registry.police_view import Audience, Disclosure
 from rtcc.registry.webutil import CONSENT_CACHE, USER
+from rtcc.vocabulary import CameraState, UserRole
 from rtcc.web import errors
 from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
@@ -209,7 +210,7 @@ class Hub:
         while True:
             await asyncio.sleep(self.config.state_refresh)
             for worker in list(self.supervisor.workers.values()):
-                if worker.status.state in ("live", "gated"):
+                if worker.status.state in (CameraState.LIVE, CameraState.GATED):
                     self.writer.publish_state(worker.camera_state(), event=False)
             self.metrics.reconnect_tokens.set(self.budget.tokens)
 
@@ -248,14 +249,14 @@ class Hub:
 HUB = web.AppKey("hub", Hub)
 
 
-OPERATIONS_ROLES = ("admin", "operator", "auditor")
+OPERATIONS_ROLES: frozenset[UserRole] = frozenset({"admin", "operator", "auditor"})
 """Who may see worker states (sources, even redacted, tell where every camera is). The police
 (operators) see them only for the cameras they see live (:mod:`rtcc.registry.police_view`)."""
-WORKERS_ROLES = ("admin", "auditor")
+WORKERS_ROLES: frozenset[UserRole] = frozenset({"admin", "auditor"})
 """Who may see the hub workers: their camera counts include cameras hidden from the police."""
 
 
-def _require(request: web.Request, roles: tuple[str, ...]) -> Audience:
+def _require(request: web.Request, roles: frozenset[UserRole]) -> Audience:
     user = request.get(USER)
     if user is None:
         raise AuthError("missing credentials: send Authorization: Bearer <token>")

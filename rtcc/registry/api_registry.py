@@ -20,22 +20,22 @@ from aiohttp import web
 
 from rtcc.errors import Forbidden, InvalidInput, NotFound
 from rtcc.registry.audit import Actor
-from rtcc.registry.consent import TIERS, effective_tier
+from rtcc.registry.consent import effective_tier
 from rtcc.registry.importer import export_registry
 from rtcc.registry.police_view import Audience, unknown_camera_message
 from rtcc.registry.store import RegisteredCamera, camera_json
-from rtcc.registry.webutil import AUDIT, REGISTRY, client_ip, read_json, require
+from rtcc.registry.webutil import AUDIT, REGISTRY, client_ip, current_user, read_json, require
+from rtcc.vocabulary import TIERS, USER_ROLES
 
 routes = web.RouteTableDef()
-ALL_ROLES = ("admin", "operator", "resident", "auditor")
 
 
 def _actor(request: web.Request) -> Actor:
-    return require(request, *ALL_ROLES).actor(client_ip(request))
+    return require(request, *USER_ROLES).actor(client_ip(request))
 
 
-def _disclosed(actor: Actor, cam: RegisteredCamera, now: float) -> bool:
-    return Audience(actor.role, actor.household).camera(
+def _disclosed(request: web.Request, cam: RegisteredCamera, now: float) -> bool:
+    return Audience.of(current_user(request)).camera(
         effective_tier(cam.consent, now), cam.household).individual
 
 
@@ -43,7 +43,7 @@ async def _camera_for(request: web.Request, actor: Actor) -> RegisteredCamera:
     reg = request.app[REGISTRY]
     cam_id = request.match_info["camera"]
     cam = await reg.find(cam_id)
-    if cam is None or (actor.role != "resident" and not _disclosed(actor, cam, time.time())):
+    if cam is None or (actor.role != "resident" and not _disclosed(request, cam, time.time())):
         raise NotFound(unknown_camera_message(cam_id))
     if actor.role == "resident" and cam.household != actor.household:
         raise Forbidden(f"camera {cam.id!r} belongs to another household")
@@ -57,7 +57,7 @@ def _json(request: web.Request, actor: Actor, cam: RegisteredCamera) -> dict[str
 
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
-    user = require(request, *ALL_ROLES)
+    user = require(request, *USER_ROLES)
     return web.json_response(user.as_json())
 
 
@@ -79,7 +79,7 @@ async def list_cameras(request: web.Request) -> web.Response:
     cams = await reg.cameras(household)
     now = time.time()
     out = [_json(request, actor, c) for c in cams
-           if _disclosed(actor, c, now)
+           if _disclosed(request, c, now)
            and (tier is None or effective_tier(c.consent, now) == tier)]
     # The registry's version counts every consent change, hidden cameras' too: not for police.
     version = None if actor.role == "operator" else await reg.version()

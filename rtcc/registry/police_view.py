@@ -37,9 +37,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-FULL_PICTURE_ROLES = frozenset({"admin", "auditor"})
+from rtcc.vocabulary import Tier, UserRole
+
+FULL_PICTURE_ROLES: frozenset[UserRole] = frozenset({"admin", "auditor"})
 """Roles that see the whole registry: administration and oversight."""
-POLICE_ROLES = frozenset({"operator"})
+POLICE_ROLES: frozenset[UserRole] = frozenset({"operator"})
 DEFAULT_K = 3
 """Smallest number of request-tier cameras the police may see counted or asked at once."""
 DENSITY_CELL_DEG = 0.0025
@@ -74,7 +76,7 @@ class Disclosure(enum.StrEnum):
 
 class HasRole(Protocol):
     @property
-    def role(self) -> str: ...
+    def role(self) -> UserRole: ...
 
     @property
     def household(self) -> str | None: ...
@@ -88,7 +90,7 @@ def fewer_than(k: int) -> str:
 class Audience:
     """Who is looking: a role, their household (residents), and the suppression threshold."""
 
-    role: str
+    role: UserRole
     household: str | None = None
     k: int = DEFAULT_K
 
@@ -104,7 +106,7 @@ class Audience:
     def is_police(self) -> bool:
         return self.role in POLICE_ROLES
 
-    def camera(self, tier: str, household: str | None) -> Disclosure:
+    def camera(self, tier: Tier, household: str | None) -> Disclosure:
         """What this audience learns of a camera at effective ``tier`` owned by ``household``."""
         if self.sees_everything:
             return Disclosure.FULL
@@ -121,15 +123,15 @@ class Audience:
             return n
         return fewer_than(self.k)
 
-    def parcel(self, household: str, tier: str, residents: int) -> dict[str, Any]:
+    def parcel(self, household: str, tier: Tier, residents: int) -> dict[str, Any]:
         """The properties of a household's parcel on the map."""
         if self.sees_everything or (self.role == "resident" and household == self.household):
             return {"id": household, "tier": tier, "residents": residents}
         return {}
 
 
-_POLICE = {"none": Disclosure.HIDDEN, "registry": Disclosure.POSITION,
-           "request": Disclosure.DENSITY, "live": Disclosure.LIVE}
+_POLICE: dict[Tier, Disclosure] = {"none": Disclosure.HIDDEN, "registry": Disclosure.POSITION,
+                                   "request": Disclosure.DENSITY, "live": Disclosure.LIVE}
 
 
 def not_live_message(camera: str) -> str:

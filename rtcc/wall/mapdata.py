@@ -22,6 +22,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from rtcc.registry.police_view import Audience, density_cells
+from rtcc.vocabulary import Tier
 from rtcc.world.model import World
 
 Bounds = tuple[float, float, float, float]
@@ -122,7 +123,7 @@ def _points(coords: Any) -> Any:
 
 
 def map_document(geometry: MapGeometry, audience: Audience, *,
-                 household_tier: Callable[[str], str], camera_tier: Callable[[str], str],
+                 household_tier: Callable[[str], Tier], camera_tier: Callable[[str], Tier],
                  camera_live: Callable[[str], bool]) -> dict[str, Any]:
     """The map as ``audience`` may see it, as a GeoJSON FeatureCollection with the consent state
     of right now.
@@ -143,7 +144,7 @@ def map_document(geometry: MapGeometry, audience: Audience, *,
     for sid, kind, geom in geometry.streets:
         features.append(_feature(geom, kind="street", id=sid, **{"class": kind}))
     bounds = geometry.bounds
-    shown: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], str]] = []
+    shown: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], Tier]] = []
     requests: list[tuple[float, float]] = []
     for cid, point, view, props in geometry.cameras:
         tier = camera_tier(cid)
