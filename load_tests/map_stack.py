@@ -10,6 +10,7 @@ would have written them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,19 +32,20 @@ class MapStack(WallStack):
     """Households of the synthetic world (ignored when ``world_file`` is given)."""
     world_file: Path | None = None
     """A world file to serve instead of a synthetic one."""
-    camera_rate: float = 0.5
-    live_rate: float = 0.2
-    request_rate: float = 0.45
-    registry_rate: float = 0.2
+    rates: dict[str, float] | None = None
+    """``synthesize``'s rates (``camera_rate``, ``live_rate``...); None: ``rtcc world synth``'s
+    defaults."""
+    attribution: str | None = None
+    """A credit line for the synthetic world's data (as an imported world carries one)."""
 
     def _start(self, timeout: float) -> None:
         if self.world_file is not None:
             self.world = load_world(self.world_file)
         else:
-            self.world = synthesize(self.households, self.seed, live_rate=self.live_rate,
-                                    request_rate=self.request_rate,
-                                    registry_rate=self.registry_rate,
-                                    camera_rate=self.camera_rate)
+            self.world = synthesize(self.households, self.seed, **(self.rates or {}))
+            if self.attribution:
+                self.world = dataclasses.replace(self.world, properties={
+                    **self.world.properties, "attribution": self.attribution})
         self.live = sorted(c for c in self.world.cameras
                            if self.world.camera_consent(c) == "live")
         self.not_live = sorted(c for c in self.world.cameras if c not in set(self.live))

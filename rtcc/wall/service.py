@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 CAMERA_LIST_TTL = 2.0
 """Seconds the registry's camera metadata is reused between page polls."""
+MAP_REGISTRY_TTL = 60.0
+"""Seconds the map reuses the registry's households (their seed tiers change only with an
+import; cameras' owners reach the consent view as events)."""
 
 
 def load_map_geometry(path: Path) -> MapGeometry:
@@ -68,6 +71,7 @@ class Wall:
         self.map_error: str | None = None
         self._cameras: list[RegisteredCamera] = []
         self._cameras_at = 0.0
+        self._refreshing: asyncio.Lock | None = None
         self.pages = 0
         """WebSocket pages connected now."""
         self.consent.on_change(self.hub.consent_changed)
@@ -94,14 +98,18 @@ class Wall:
         if self._own_cache:
             await self.cache.close()
 
-    async def refresh_registry(self) -> list[RegisteredCamera]:
-        now = time.monotonic()
-        if now - self._cameras_at >= CAMERA_LIST_TTL:
-            self._cameras = await self.registry.cameras()
-            self._cameras_at = now
-            self.consent.index((c.id, c.household) for c in self._cameras)
-            seeds = {h.id: h.seed for h in await self.registry.households()}
-            self.consent.set_household_seeds(seeds)
+    async def refresh_registry(self, ttl: float = CAMERA_LIST_TTL) -> list[RegisteredCamera]:
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
+        # One read of the registry at a time: pages polling together share it.
+        async with self._refreshing:
+            now = time.monotonic()
+            if now - self._cameras_at >= ttl:
+                self._cameras = await self.registry.cameras()
+                self._cameras_at = now
+                self.consent.index((c.id, c.household) for c in self._cameras)
+                seeds = {h.id: h.seed for h in await self.registry.households()}
+                self.consent.set_household_seeds(seeds)
         return self._cameras
 
     async def camera_list(self, audience: Audience) -> list[dict[str, Any]]:
@@ -141,7 +149,7 @@ class Wall:
 
     async def map_documents(self) -> MapDocuments:
         """The map of the world file, with the registry's households indexed for its tiers."""
-        await self.refresh_registry()
+        await self.refresh_registry(MAP_REGISTRY_TTL)
         if self.maps is None:
             raise RtccError(self.map_error or "no world file: start the wall with --world FILE "
                             "(or RTCC_WORLD) to draw the neighbourhood map")

@@ -102,6 +102,7 @@ class MapDocuments:
         self.origin = (math.floor(west / scale), math.floor(south / scale))
         self._static: dict[str, Any] | None = None
         self._geojson: dict[str, list[dict[str, Any]]] | None = None
+        self._household_index: dict[str, int] | None = None
 
     # --- what the audience may see ------------------------------------------------------------
 
@@ -121,6 +122,20 @@ class MapDocuments:
                                     cam.household if disclosure.household else None))
                 bounds = _union(bounds, geo.camera_bounds[i])
         return shown, requests, bounds
+
+    def _parcel_candidates(self, audience: Audience) -> Iterable[int]:
+        """The parcels worth asking the police view about: every one for the oversight roles,
+        a resident's own, none for anyone else (at 10,000 households, asking for each one's
+        tier costs more than the rest of the document)."""
+        if audience.sees_everything:
+            return range(len(self.geometry.household_ids))
+        if audience.role == "resident" and audience.household:
+            if self._household_index is None:
+                self._household_index = {h: i for i, h in
+                                         enumerate(self.geometry.household_ids)}
+            i = self._household_index.get(audience.household)
+            return () if i is None else (i,)
+        return ()
 
     # --- the compact document ------------------------------------------------------------------
 
@@ -152,7 +167,8 @@ class MapDocuments:
         static = self._static_layers()
         shown, requests, bounds = self._shown(audience, consent, when)
         known = []
-        for i, hid in enumerate(geo.household_ids):
+        for i in self._parcel_candidates(audience):
+            hid = geo.household_ids[i]
             props = audience.parcel(hid, consent.household_tier(hid), geo.residents[i])
             if props:
                 known.append([i, props["id"], props["tier"], props["residents"]])

@@ -27,7 +27,11 @@ export const TIER_WORDS = {
 };
 
 const TILE = 256;
-const FRAME_BUDGET_MS = 6;
+// Milliseconds of tile drawing per animation frame: little while the map moves (the frame is
+// the animation's), more when it stands still (nothing else to do in that frame).
+const BUDGET_MOVING_MS = 5;
+const BUDGET_STILL_MS = 8;
+const BUDGET_FIRST_MS = 40; // the first drawing of a new map: nothing on screen to keep smooth
 const CHUNK = 1200; // features drawn between checks of the frame budget
 const STREET_WIDTH_M = { street: 7, sidewalk: 2 };
 const EARTH_M = 40075016.686; // equator, metres: Web Mercator's 256 px at zoom 0
@@ -58,6 +62,8 @@ class Scheduler {
     this.pending = false;
     this.idle = [];
     this.busyMs = 0;
+    this.moving = false;
+    this.first = false;
   }
 
   add(job) {
@@ -71,7 +77,9 @@ class Scheduler {
   run() {
     this.pending = false;
     const t0 = performance.now();
-    while (this.jobs.length && performance.now() - t0 < FRAME_BUDGET_MS) {
+    const budget = this.first ? BUDGET_FIRST_MS
+      : this.moving ? BUDGET_MOVING_MS : BUDGET_STILL_MS;
+    while (this.jobs.length && performance.now() - t0 < budget) {
       const job = this.jobs[0];
       if (job.cancelled || job.step.next().done) this.jobs.shift();
     }
@@ -133,11 +141,16 @@ class TileLayer extends L.GridLayer {
   queue(coords, canvas, done = null) {
     const key = this._tileCoordsToKey(coords);
     const old = this.jobs.get(key);
+    // A redraw replaces a pending draw of the same tile, and takes over telling Leaflet that
+    // the tile is ready (else the tile would stay "loading" for ever).
+    const ready = [old?.ready, done].filter(Boolean);
     if (old) old.cancelled = true;
-    const job = { cancelled: false, step: null };
+    const job = { cancelled: false, step: null, ready: ready.length ? (...a) => {
+      for (const fn of ready) fn(...a);
+    } : null };
     job.step = this.owner.drawTile(canvas, coords, () => {
-      this.jobs.delete(key);
-      if (done) done(null, canvas);
+      if (this.jobs.get(key) === job) this.jobs.delete(key);
+      if (job.ready) job.ready(null, canvas);
     });
     this.jobs.set(key, job);
     this.owner.scheduler.add(job);
@@ -196,6 +209,8 @@ export class RtccMap extends EventTarget {
     this.areaLayer = L.layerGroup().addTo(this.leaflet);
     this.tiles = new TileLayer(this, { pane: "tilePane" });
     this.tiles.addTo(this.leaflet);
+    this.leaflet.on("movestart zoomstart", () => { this.scheduler.moving = true; });
+    this.leaflet.on("moveend zoomend", () => { this.scheduler.moving = false; });
     this.leaflet.on("click", (e) => this.clicked(e));
     this.leaflet.on("mousemove", (e) => this.hover(e));
   }
@@ -208,11 +223,13 @@ export class RtccMap extends EventTarget {
     this.document = got;
     if (!got.changed && this.data) return this.data;
     const t1 = performance.now();
+    this.scheduler.first = !this.data;
     this.setDocument(got.doc);
     this.stats.decodeMs = performance.now() - t1;
     this.stats.bytes = got.bytes;
     this.stats.loads += 1;
     await this.whenDrawn();
+    this.scheduler.first = false;
     this.stats.drawnMs = performance.now() - t0;
     this.dispatchEvent(new CustomEvent("drawn", { detail: this.stats }));
     return this.data;
@@ -529,10 +546,17 @@ export class RtccMap extends EventTarget {
       color: this.colours.watched, fill: false, interactive: false }).addTo(this.focusLayer);
   }
 
-  // Centres the map on a camera (zooming in to at least `zoom`).
+  // Centres the map on a camera (zooming in to at least `zoom`); resolves to whether the camera
+  // is on this map, once the map has stopped and its tiles are drawn.
   showCamera(id, zoom = 18) {
     const info = this.camera(id);
-    if (info) this.leaflet.setView([info.lat, info.lon], Math.max(zoom, this.leaflet.getZoom()));
+    if (!info) return Promise.resolve(false);
+    const stopped = new Promise((resolve) => {
+      this.leaflet.once("moveend", resolve);
+      setTimeout(resolve, 1500); // a view that did not change fires no moveend
+    });
+    this.leaflet.setView([info.lat, info.lon], Math.max(zoom, this.leaflet.getZoom()));
+    return stopped.then(() => this.whenDrawn()).then(() => true);
   }
 
   // The legend of what this document shows, as list items in `ul` (plain words).

@@ -200,9 +200,9 @@ async function loadMap() {
   try {
     await map.load();
     map.setWatched(new Set(state.tiles.keys()));
-    for (const cam of state.cameras.values()) map.setLive(cam.id, cam.live);
     map.legend($("#map-legend"));
     $("#map-note").textContent = "";
+    if (!window.wall.mapReady) window.wall.mapDrawnAt = performance.now();
     window.wall.mapReady = true;
   } catch (err) {
     $("#map-note").textContent = `The map is not available: ${err.message}`;
@@ -340,6 +340,15 @@ function stop() {
 
 async function start() {
   state.session = currentSession();
+  loginForm.hide();
+  $("#wall").hidden = false;
+  if (params.get("map") === "large") toggleLargeMap(true);
+  if (!state.map) {
+    state.map = new RtccMap($("#map"), { label: "Map of the neighbourhood and its cameras",
+      onCamera: focusCamera });
+  }
+  // The map does not wait for the camera list: both are asked for at once.
+  const mapLoaded = loadMap();
   let doc;
   try {
     doc = await getJson("/api/wall/cameras");
@@ -347,18 +356,12 @@ async function start() {
     showLogin(err.status === 403 ? "This account may not use the monitor wall." : err.message);
     return;
   }
-  loginForm.hide();
-  $("#wall").hidden = false;
   state.cameras = new Map(doc.cameras.map((c) => [c.id, c]));
   // Without a chosen layout: the smallest square that shows every live camera.
   state.grid = clampGrid(state.grid || Math.ceil(Math.sqrt(Math.max(4, liveCameras().length))));
   state.conn = new WallConnection(state.session.token);
   onServer(state.conn);
   state.conn.open();
-  if (!state.map) {
-    state.map = new RtccMap($("#map"), { label: "Map of the neighbourhood and its cameras",
-      onCamera: focusCamera });
-  }
   $("#grid-size").value = String(state.grid);
   const decoderLabel = { worker: "WebCodecs · workers", main: "WebCodecs", mse: "MSE" };
   $("#decoder").textContent = decoderLabel[renderKind];
@@ -371,7 +374,9 @@ async function start() {
       onDrawStart: () => toggleLargeMap(true) });
     state.requests.start();
   }
-  loadMap();
+  mapLoaded.then(() => {
+    for (const cam of state.cameras.values()) state.map.setLive(cam.id, cam.live);
+  });
   state.timers.push(setInterval(() => {
     for (const tile of state.tiles.values()) tile.refresh();
     updateSummary();

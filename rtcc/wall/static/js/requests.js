@@ -170,11 +170,12 @@ export class RequestPanel {
     play.onclick = () => this.play(req, ev, i);
     save.onclick = () => this.download(req, ev, i, result);
     return el("li", { className: "clip", dataset: { evidence: ev.id } },
-      el("span", {}, `Clip ${i + 1} · ${when(ev.start)} to ${when(ev.end)} · ${megabytes(ev.size)}`),
+      el("div", { className: "row" }, el("b", { className: "grow" },
+        `Clip ${i + 1} · ${megabytes(ev.size)}`), play, save),
       el("dl", { className: "facts" },
         el("dt", {}, "Kept until"), el("dd", {}, when(ev.purge_at)),
         el("dt", {}, "Fingerprint (SHA-256)"), el("dd", { className: "mono sha256" }, ev.sha256)),
-      el("div", { className: "row" }, play, save), result);
+      result);
   }
 
   select(id) {
