@@ -112,7 +112,9 @@ def test_the_map_draws_the_world_and_its_credit(stack: MapStack, wall: Page) -> 
       // Tiles with something drawn on them (not one flat colour).
       const painted = tiles.filter((c) => {
         const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        for (let i = 4; i < px.length; i += 4) if (px[i] !== px[0] || px[i + 3] !== px[3]) return true;
+        for (let i = 4; i < px.length; i += 4) {
+          if (px[i] !== px[0] || px[i + 3] !== px[3]) return true;
+        }
         return false;
       }).length;
       return { parcels: d.parcels.count, buildings: d.buildings.count, cameras: d.cameras.count,
@@ -207,7 +209,7 @@ def test_the_operator_sees_counts_only_and_plays_an_approved_clip(stack: MapStac
     aus = encode_clip(30)
     # Footage of the last seconds, in the request's window, as the hub keeps it.
     t0 = time.time() - 20
-    approve, decline = owned[:3], owned[3]
+    approve = owned[:3]  # and owned[3] declines
     for i, cam in enumerate(owned[:4]):
         stack.write_clip(cam, aus, t0)
         token = stack.resident_token(world.cameras[cam].household, f"owner-{i}")
