@@ -26,12 +26,18 @@ max and the share of frames over 33 ms. Writes results/bench_map.json.
 
 The issue's bounds at 10,000 households: drawn in under 2 s, at most 3 MB transferred, p95 frame
 time at most 33 ms. Run it on a quiet machine: frame times are the browser's main thread.
+
+``--encodings`` measures the map document's size instead, without a browser: GeoJSON, the compact
+document (quantised, delta-coded) and the compact document with the parcels in shared arcs
+(TopoJSON's idea: an edge two parcels share written once), raw and gzipped, for an operator and
+an admin.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -201,6 +207,7 @@ def login(stack: MapStack, role: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in args.contenders}
+    load_before = os.getloadavg()
     t0 = time.monotonic()
     # The world of `rtcc world synth --households N --seed S` (its default rates).
     with MapStack(households=args.households, seed=args.seed) as stack, browser() as b:
@@ -215,7 +222,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"[{rep + 1}/{args.repeats}] {contender:16s} " + _line(result), flush=True)
     medians = {c: _median(r) for c, r in runs.items() if r}
     return {"households": args.households, "role": args.role, "repeats": args.repeats,
-            "viewport": VIEWPORT, "runs": runs, "median": medians}
+            "viewport": VIEWPORT, "load_before": load_before, "load_after": os.getloadavg(),
+            "runs": runs, "median": medians}
 
 
 def _line(r: dict[str, Any]) -> str:
@@ -234,6 +242,94 @@ def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: statistics.median(r[k] for r in results if r.get(k) is not None) for k in keys}
 
 
+# --- encodings of the map document ---------------------------------------------------------------
+
+
+def shared_arcs(rings: list[list[tuple[int, int]]]) -> dict[str, Any]:
+    """Closed integer rings as TopoJSON-like arcs: cut at the points where rings part ways,
+    each arc written once (a ring uses it forwards, or backwards as ``~index``), arcs'
+    points delta-coded across the whole list."""
+    neighbours: dict[tuple[int, int], set[frozenset[tuple[int, int]]]] = {}
+    for ring in rings:
+        n = len(ring)
+        for i, p in enumerate(ring):
+            neighbours.setdefault(p, set()).add(frozenset((ring[i - 1], ring[(i + 1) % n])))
+    junction = {p for p, pairs in neighbours.items() if len(pairs) > 1}
+    index: dict[tuple[tuple[int, int], ...], int] = {}
+    arcs: list[tuple[tuple[int, int], ...]] = []
+    out_rings: list[list[int]] = []
+    for ring in rings:
+        cuts = [i for i, p in enumerate(ring) if p in junction] or [0]
+        start = cuts[0]
+        turned = ring[start:] + ring[:start]
+        marks = [(i - start) % len(ring) for i in cuts] + [len(ring)]
+        refs = []
+        for a, b in zip(marks, marks[1:], strict=False):
+            arc = tuple(turned[a:b + 1] if b < len(turned) else turned[a:] + turned[:1])
+            if arc in index:
+                refs.append(index[arc])
+            elif arc[::-1] in index:
+                refs.append(~index[arc[::-1]])
+            else:
+                index[arc] = len(arcs)
+                arcs.append(arc)
+                refs.append(index[arc])
+        out_rings.append(refs)
+    coords: list[int] = []
+    px = py = 0
+    for arc in arcs:
+        for x, y in arc:
+            coords += [x - px, y - py]
+            px, py = x, y
+    return {"arcs": {"coords": coords, "n": [len(a) for a in arcs]}, "rings": out_rings}
+
+
+def encoding_sizes(households: int, seed: int) -> dict[str, Any]:
+    import gzip
+
+    import numpy as np
+
+    from rtcc.registry.police_view import Audience
+    from rtcc.web.mapdoc import SCALE, MapDocuments
+    from rtcc.web.mapgeometry import build_geometry
+    from rtcc.world.synth import synthesize
+    from rtcc.world.visibility import visibility_polygons
+
+    world = synthesize(households, seed)
+    docs = MapDocuments(build_geometry(world, visibility_polygons(world)))
+    tiers = {c: world.camera_consent(c) for c in world.cameras}
+
+    class Consent:
+        def camera_tier(self, camera_id: str, now: float | None = None) -> Any:
+            return tiers[camera_id]
+
+        def household_tier(self, household_id: str) -> Any:
+            return world.households[household_id].consent
+
+        def is_live(self, camera_id: str) -> bool:
+            return tiers[camera_id] == "live"
+
+    def size(doc: Any) -> dict[str, int]:
+        raw = json.dumps(doc, separators=(",", ":")).encode()
+        return {"json": len(raw), "gzip": len(gzip.compress(raw, 6))}
+
+    ox, oy = docs.origin
+    rings = []
+    for parcel in docs.geometry.parcels.geoms:
+        q = np.rint(np.asarray(parcel.exterior.coords) / SCALE).astype(np.int64)
+        rings.append([(int(x) - ox, int(y) - oy) for x, y in q[:-1]])
+    out: dict[str, Any] = {"households": households}
+    for role in ("operator", "admin"):
+        audience = Audience(role)
+        compact = docs.compact(audience, Consent())
+        arcs = {**compact, "parcels": {**compact["parcels"], "shape": shared_arcs(rings)}}
+        out[role] = {"geojson": size(docs.geojson(audience, Consent())),
+                     "compact": size(compact), "compact+arcs": size(arcs),
+                     "parcels": size(compact["parcels"]["shape"]),
+                     "parcels as arcs": size(arcs["parcels"]["shape"])}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load_tests.bench_map",
                                      description=__doc__.split("\n\n")[0])
@@ -244,8 +340,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="whose map (operators see less of it than admins)")
     parser.add_argument("--contenders", type=lambda s: s.split(","), default=list(CONTENDERS),
                         help=f"comma-separated, of {', '.join(CONTENDERS)}")
+    parser.add_argument("--encodings", action="store_true",
+                        help="measure the map document's encodings instead (no browser)")
     parser.add_argument("-o", "--output", default=str(ROOT / "results" / "bench_map.json"))
     args = parser.parse_args(argv)
+    if args.encodings:
+        sizes = encoding_sizes(args.households, args.seed)
+        for role in ("operator", "admin"):
+            for name, s in sizes[role].items():
+                print(f"{role:9s} {name:16s} {s['json'] / 1e6:7.2f} MB JSON "
+                      f"{s['gzip'] / 1e6:6.3f} MB gzipped")
+        return 0
     unknown = [c for c in args.contenders if c not in CONTENDERS]
     if unknown:
         parser.error(f"unknown contender {unknown[0]!r}")
@@ -256,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nmedians:")
     for contender, r in doc["median"].items():
         print(f"  {contender:16s} " + _line(r))
+    print(f"load average before {doc['load_before'][0]:.1f}, after "
+          f"{doc['load_after'][0]:.1f} (cores: {os.cpu_count()})")
     print(f"wrote {out}")
     return 0
 

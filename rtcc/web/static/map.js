@@ -29,10 +29,10 @@ export const TIER_WORDS = {
 const TILE = 256;
 // Milliseconds of tile drawing per animation frame: little while the map moves (the frame is
 // the animation's), more when it stands still (nothing else to do in that frame).
-const BUDGET_MOVING_MS = 5;
-const BUDGET_STILL_MS = 8;
+const BUDGET_MOVING_MS = 4;
+const BUDGET_STILL_MS = 5;
 const BUDGET_FIRST_MS = 40; // the first drawing of a new map: nothing on screen to keep smooth
-const CHUNK = 1200; // features drawn between checks of the frame budget
+const CHUNK = 250; // features drawn between checks of the frame budget
 const STREET_WIDTH_M = { street: 7, sidewalk: 2 };
 const EARTH_M = 40075016.686; // equator, metres: Web Mercator's 256 px at zoom 0
 
@@ -64,6 +64,7 @@ class Scheduler {
     this.busyMs = 0;
     this.moving = false;
     this.first = false;
+    this.runs = []; // milliseconds of drawing in each animation frame (the latest 5,000)
   }
 
   add(job) {
@@ -83,7 +84,9 @@ class Scheduler {
       const job = this.jobs[0];
       if (job.cancelled || job.step.next().done) this.jobs.shift();
     }
-    this.busyMs += performance.now() - t0;
+    const spent = performance.now() - t0;
+    this.busyMs += spent;
+    if (this.runs.length < 5000) this.runs.push(spent);
     if (this.jobs.length) {
       this.pending = true;
       requestAnimationFrame(() => this.run());
