@@ -7,7 +7,7 @@
    households in view; every household's exposure; coverage, trackability, breakdowns), and the
    same with reading the world file first. Target < 10 s. Baseline, measured on a sample of
    cameras in the same run and extrapolated: the obvious per-camera code on the world's own API
-   (``dori.band_polygons`` + ``World.households_in_view`` + one parcel intersection per household
+   (``dori.band_polygons`` + ``households_in_view`` + one parcel intersection per household
    in view).
 2. sweep: 21 opt-in rates x 10 seeds on 1,000-household worlds synthesized per seed (the harder
    mode: every seed builds and analyses its own neighbourhood), with 2 worker processes.
@@ -72,6 +72,7 @@ def bench_static(repeats: int, sample: int) -> dict[str, Any]:
     from rtcc.world import dori
     from rtcc.world.geojson import load_world, save_world
     from rtcc.world.synth import synthesize
+    from rtcc.world.visibility import households_in_view
 
     pin = _pin_one_core()
     tmp = Path(tempfile.mkdtemp(prefix="bench-exposure-"))
@@ -100,7 +101,7 @@ def bench_static(repeats: int, sample: int) -> dict[str, Any]:
             cam = world.cameras[cid]
             dori.band_polygons(cam, views[cid])
             areas = [world.households[hid].parcel.intersection(views[cid]).area
-                     for hid in world.households_in_view(cam, views[cid])]
+                     for hid in households_in_view(world, cam, views[cid])]
             assert all(a >= 0 for a in areas)
         per_cam = (time.perf_counter() - t0) / len(ids)
         naive = per_cam * len(world.cameras)
@@ -137,8 +138,9 @@ def bench_sweep(repeats: int, baseline: bool) -> dict[str, Any]:
 
 def _frames(n: int, cams: int, seed: int = 3) -> list[tuple[str, int, int, bytes]]:
     """(cam, seq, t, meta JSON) of ``n`` delivered frames, 0-4 subjects each."""
+    from rtcc.vocabulary import PERSON_ROLES
+
     rng = random.Random(seed)
-    roles = ["resident", "visitor", "delivery", "dog_walker", "passer_by"]
     bands = ["identify", "recognise", "observe", "detect", "monitor", None]
     out = []
     t0 = 1_800_000_000_000_000
@@ -146,7 +148,7 @@ def _frames(n: int, cams: int, seed: int = 3) -> list[tuple[str, int, int, bytes
         cam, seq = f"cam-{i % cams:04d}", i // cams
         subjects = []
         for _ in range(rng.randrange(5)):
-            role = rng.choice(roles)
+            role = rng.choice(PERSON_ROLES)
             subjects.append({
                 "id": f"p{rng.randrange(500)}",
                 # A camera sees its own street: the ~20 households around it, not the city.

@@ -46,7 +46,7 @@ from load_tests.baselines import run_baselines
 from load_tests.measure import delivered, scrape, wait_live
 from load_tests.procs import Child, cpu_seconds, free_port
 from load_tests.stack import Env, environment
-from rtcc.compiled import describe
+from rtcc.ingest.compiled import describe
 
 
 def measure(children: list[Child], window: float) -> dict[str, float]:

@@ -33,8 +33,9 @@ import redis.asyncio as aredis
 
 from load_tests.bench_media import make_stream
 from rtcc.channels import ChannelWriter
-from rtcc.compiled import describe
+from rtcc.ingest.compiled import describe
 from rtcc.ingest.gate import ConsentGate
+from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.resp import pack
 from rtcc.ingest.rtsp_client import _Stream, _TcpProtocol
 from rtcc.ingest.sink import FrameSink
@@ -42,7 +43,7 @@ from rtcc.ingest.writer import FrameWriter
 from rtcc.media.interleaved import frame_interleaved
 from rtcc.media.rtcp import build_sender_report
 from rtcc.media.rtp import H264Packetizer
-from rtcc.metrics import HubMetrics, new_registry
+from rtcc.metrics import new_registry
 
 FPS = 10
 FRAMES = 30  # distinct access units (3 GOPs), looped

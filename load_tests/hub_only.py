@@ -17,35 +17,20 @@ import asyncio
 import dataclasses
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
-from rtcc.app import LIVE_REDIS, REDIS_URLS, SETTINGS, STATE_REDIS
 from rtcc.cli.serve import install_event_loop_policy
 from rtcc.config import Settings
-from rtcc.connections import connect
 from rtcc.ingest import hub
 from rtcc.redis_server import RedisUrls, redis_urls
-
-
-async def _redis(app: web.Application) -> AsyncIterator[None]:
-    urls = app[REDIS_URLS]
-    app[STATE_REDIS] = state = await connect(urls.state, name="hub-only")
-    app[LIVE_REDIS] = live = await connect(urls.live, name="hub-only-live") \
-        if urls.live != urls.state else state
-    yield
-    if live is not state:
-        await live.aclose()
-    await state.aclose()
+from rtcc.web import resources
 
 
 async def run(settings: Settings, urls: RedisUrls, config: hub.HubConfig, port: int) -> None:
     app = web.Application()
-    app[SETTINGS] = settings
-    app[REDIS_URLS] = urls
-    app.cleanup_ctx.append(_redis)
+    resources.setup(app, settings, urls, name="hub-only")
     hub.setup(app, config)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()

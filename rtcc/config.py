@@ -16,10 +16,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from rtcc.compiled import TRUE_WORDS
 from rtcc.errors import ConfigError
 from rtcc.logs import redact_url
+from rtcc.vocabulary import SERVE_ROLES, ServeRole
 
-_TRUE = {"1", "true", "yes", "on"}
+_TRUE = set(TRUE_WORDS)
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -104,15 +106,10 @@ def _timezone(raw: str) -> str:
     return name
 
 
-ROLES = ("all", "hub", "wall", "analyzer")
-"""What one ``rtcc serve`` process runs (``--role``): everything, or one tier of a scaled-out
-deployment (docs/architecture.md, "Scaling out")."""
-
-
-def _role(raw: str) -> str:
+def _role(raw: str) -> ServeRole:
     low = raw.strip().lower()
-    if low not in ROLES:
-        raise ValueError(f"expected one of {', '.join(ROLES)}")
+    if low not in SERVE_ROLES:
+        raise ValueError(f"expected one of {', '.join(SERVE_ROLES)}")
     return low
 
 
@@ -206,7 +203,7 @@ class Settings:
     clip_store_token: str = _setting(str, "Bearer token of RTCC_CLIP_STORE_URL", secret=True,
                                      default="")
     # --- scaling out (several processes; docs/architecture.md, "Scaling out") ---
-    role: str = _setting(_role, "what rtcc serve runs: all, hub, wall or analyzer",
+    role: ServeRole = _setting(_role, "what rtcc serve runs: all, hub, wall or analyzer",
                          default="all")
     worker_id: str = _setting(
         _worker_id, "this process's name among hub workers and analyzer consumers; empty: "

@@ -1,10 +1,19 @@
-"""rtcc's own exceptions: everything the CLI reports as a one-line error derives from RtccError."""
+"""rtcc's own exceptions: everything the CLI reports as a one-line error derives from RtccError.
+
+HTTP handlers raise these too; one middleware (:mod:`rtcc.web.errors`) turns each into JSON
+``{"error": message, "field": name or null}`` with its status code.
+"""
 
 from __future__ import annotations
 
 
 class RtccError(Exception):
-    """Base class of every error rtcc raises on purpose."""
+    """Base class of every error rtcc raises on purpose.
+
+    ``field`` names the offending input (``"tier"``, ``"area.coordinates"``, ``"cam"``) where
+    there is one."""
+
+    field: str | None = None
 
 
 class ConfigError(RtccError):
@@ -42,11 +51,20 @@ class ConsentError(RtccError):
 
 
 class NotFound(RtccError):
-    """An id that does not exist."""
+    """An id that does not exist (``field``: where it was given, if known)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class AuthError(RtccError):
-    """Missing or invalid credentials, or a role that may not do this."""
+    """Missing or invalid credentials, or a role that may not do this; ``realm`` is the one
+    named in the HTTP challenge (``WWW-Authenticate: Bearer realm=...``)."""
+
+    def __init__(self, message: str, realm: str = "rtcc") -> None:
+        super().__init__(message)
+        self.realm = realm
 
 
 class InvalidInput(RtccError):
@@ -57,6 +75,35 @@ class InvalidInput(RtccError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class PayloadTooLarge(InvalidInput):
+    """A body larger than the endpoint accepts (HTTP 413)."""
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A body of a content type the endpoint does not take (HTTP 415)."""
+
+
+class NotAcceptable(InvalidInput):
+    """A request rtcc understands but cannot serve as asked, e.g. an SDP offer without the one
+    codec the endpoint speaks (HTTP 406)."""
+
+
+class MethodNotAllowed(RtccError):
+    """A method the resource does not support (HTTP 405); ``allow`` lists the ones it does."""
+
+    def __init__(self, message: str, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
+class Busy(RtccError):
+    """Out of capacity for now (HTTP 503); ``retry_after`` in whole seconds."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Forbidden(AuthError):

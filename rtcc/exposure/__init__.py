@@ -23,3 +23,22 @@ Output: :mod:`~rtcc.exposure.schema` (the versioned JSON, docs/exposure-schema.m
 and its Surveillance Impact Report). :mod:`~rtcc.exposure.scenario` reads the policy scenarios
 in ``scenarios/``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rtcc.exposure.service import setup
+
+__all__ = ["setup"]
+
+
+def __getattr__(name: str) -> object:
+    # ``setup`` is imported when asked for, so that the commands reading this package's pure
+    # modules do not load the web layer.
+    if name == "setup":
+        from rtcc.exposure.service import setup
+
+        return setup
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

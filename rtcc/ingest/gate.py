@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from rtcc.metrics import HubMetrics
+from rtcc.ingest.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,13 @@ class ConsentLookup(Protocol):
     def is_live(self, camera_id: str, now: float | None = None) -> bool: ...
 
     def subscribe(self, callback: Callable[[str, Any], Any]) -> Any: ...
+
+
+class FrameGate(Protocol):
+    """What a camera's sink asks of every frame: :class:`ConsentGate`, or the lease-fenced
+    :class:`rtcc.ingest.ownership.LeaseGate` in front of it."""
+
+    def admit(self, cam: str) -> bool: ...
 
 
 class ConsentGate:

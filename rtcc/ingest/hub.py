@@ -23,20 +23,22 @@ import dataclasses
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any
 
 import redis.asyncio as aredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from rtcc import metrics as metrics_mod
 from rtcc.channels import ChannelWriter
+from rtcc.errors import AuthError, Forbidden, NotFound
 from rtcc.ice import restrict_host_candidates
-from rtcc.ingest.gate import ConsentGate, ConsentLookup
+from rtcc.ingest.compiled import extensions
+from rtcc.ingest.gate import ConsentGate, ConsentLookup, FrameGate
 from rtcc.ingest.lease import Leases, members
+from rtcc.ingest.metrics import HubMetrics, ShardMetrics
 from rtcc.ingest.ownership import (
     LeaseGate,
     Ownership,
@@ -56,8 +58,13 @@ from rtcc.ingest.supervisor import (
 )
 from rtcc.ingest.whip_endpoint import WhipEndpoint, WhipWorker
 from rtcc.ingest.writer import FrameWriter, WriterConfig
-from rtcc.metrics import HubMetrics, ShardMetrics
+from rtcc.metrics import registry_of
+from rtcc.metrics import setup as metrics_setup
+from rtcc.registry.cache import ConsentCache
 from rtcc.registry.webutil import CONSENT_CACHE, USER
+from rtcc.vocabulary import CameraState, UserRole
+from rtcc.web import errors
+from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +127,8 @@ class Hub:
 
     def make_worker(self, source: Source) -> CameraWorker:
         # Sharded: the sink's gate also drops frames once the camera's lease is not fresh.
-        gate = self.gate if self.ownership is None else \
-            cast(ConsentGate, LeaseGate(self.gate, self.ownership, self.metrics))
+        gate: FrameGate = self.gate if self.ownership is None else \
+            LeaseGate(self.gate, self.ownership, self.metrics)
         sink = FrameSink(source.id, gate, self.writer, self.metrics)
         if source.whip:
             return WhipWorker(source, sink, self.writer, self.metrics, self.gate)
@@ -201,7 +208,7 @@ class Hub:
         while True:
             await asyncio.sleep(self.config.state_refresh)
             for worker in list(self.supervisor.workers.values()):
-                if worker.status.state in ("live", "gated"):
+                if worker.status.state in (CameraState.LIVE, CameraState.GATED):
                     self.writer.publish_state(worker.camera_state(), event=False)
             self.metrics.reconnect_tokens.set(self.budget.tokens)
 
@@ -240,24 +247,20 @@ class Hub:
 HUB = web.AppKey("hub", Hub)
 
 
-OPERATIONS_ROLES = ("admin", "operator", "auditor")
+OPERATIONS_ROLES: frozenset[UserRole] = frozenset({"admin", "operator", "auditor"})
 """Who may see worker states (sources, even redacted, tell where every camera is)."""
 
 
-def _refuse(request: web.Request) -> web.Response | None:
+def _require_operations(request: web.Request) -> None:
     user = request.get(USER)
     if user is None:
-        return web.json_response({"error": "missing credentials: send Authorization: Bearer "
-                                  "<token>", "field": None}, status=401)
+        raise AuthError("missing credentials: send Authorization: Bearer <token>")
     if user.role not in OPERATIONS_ROLES:
-        return web.json_response({"error": f"role {user.role} may not see hub cameras",
-                                  "field": None}, status=403)
-    return None
+        raise Forbidden(f"role {user.role} may not see hub cameras")
 
 
 async def _cameras_handler(request: web.Request) -> web.Response:
-    if (refused := _refuse(request)) is not None:
-        return refused
+    _require_operations(request)
     hub = request.app[HUB]
     own = hub.ownership
     return web.json_response({
@@ -274,22 +277,16 @@ async def _cameras_handler(request: web.Request) -> web.Response:
 
 
 async def _camera_handler(request: web.Request) -> web.Response:
-    if (refused := _refuse(request)) is not None:
-        return refused
-    hub = request.app[HUB]
+    _require_operations(request)
     cam = request.match_info["cam"]
-    worker = hub.workers.get(cam)
+    worker = request.app[HUB].workers.get(cam)
     if worker is None:
-        return web.json_response({"error": f"no camera {cam!r} on this hub", "field": "cam"},
-                                 status=404)
+        raise NotFound(f"no camera {cam!r} on this hub", "cam")
     return web.json_response(worker.snapshot())
 
 
 async def _workers_handler(request: web.Request) -> web.Response:
-    if (refused := _refuse(request)) is not None:
-        return refused
-    from rtcc.app import LIVE_REDIS
-
+    _require_operations(request)
     hub = request.app[HUB]
     now = time.time()
     found = await members(request.app[LIVE_REDIS], now)
@@ -312,75 +309,87 @@ async def _resync_registry(hub: Hub, state: aredis.Redis, interval: float) -> No
             log.warning("hub: cannot re-read camera sources from the registry: %s", err)
 
 
-async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    # rtcc.app imports this module to call setup(); importing its keys here, at startup,
-    # avoids the import cycle.
-    from rtcc.app import LIVE_REDIS, SETTINGS, STATE_REDIS
-    from rtcc.registry.cache import ConsentCache
+@contextlib.asynccontextmanager
+async def _consent_cache(app: web.Application) -> AsyncIterator[ConsentCache]:
+    """The registry's started cache when the registry API runs in this app (its context is
+    registered first), else one of the hub's own."""
+    if CONSENT_CACHE in app:
+        yield app[CONSENT_CACHE]
+        return
+    cache = ConsentCache(app[STATE_REDIS], tz=app[SETTINGS].registry_tz)
+    await cache.start()
+    try:
+        yield cache
+    finally:
+        await cache.close()
 
-    settings = app[SETTINGS]
+
+@contextlib.asynccontextmanager
+async def _running(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """``coro`` as a background task for the duration of the block."""
+    task = asyncio.create_task(coro, name=name)
+    try:
+        yield
+    finally:
+        await cancel_and_wait(task)
+
+
+@contextlib.contextmanager
+def _gc_tuned() -> Iterator[None]:
+    """See :attr:`HubConfig.gc_tuning`."""
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings, live, state = app[SETTINGS], app[LIVE_REDIS], app[STATE_REDIS]
     # Without a config of its own (rtcc demo, tests) the hub shards as the settings say.
     config = app[HUB_CONFIG] if HUB_CONFIG in app \
         else HubConfig(sharding=sharding_from_settings(settings))
     sources = load_sources_file(config.sources_file) if config.sources_file else None
-    # The registry's context (registered first) shares its started cache; without the registry
-    # API in this app the hub runs its own.
-    own_cache = CONSENT_CACHE not in app
-    cache = ConsentCache(app[STATE_REDIS], tz=settings.registry_tz) if own_cache \
-        else app[CONSENT_CACHE]
-    if own_cache:
-        await cache.start()
-    try:
-        metrics = HubMetrics(app[metrics_mod.METRICS_REGISTRY])
-        hub = Hub(app[LIVE_REDIS], cache, metrics, config, settings.live_window)
+    registry = registry_of(app)
+    async with contextlib.AsyncExitStack() as stack:
+        cache = await stack.enter_async_context(_consent_cache(app))
+        metrics = HubMetrics(registry)
+        metrics.report_compiled(extensions())
+        hub = await stack.enter_async_context(
+            Hub(live, cache, metrics, config, settings.live_window))
         app[HUB] = hub
-        async with hub:
-            ownership_task = None
-            if config.sharding is not None:
-                leases = Leases(app[LIVE_REDIS], config.sharding.worker_id,
-                                config.sharding.lease_ttl)
-                hub.ownership = Ownership(leases, config.sharding, hub.sync_sources,
-                                          ShardMetrics(app[metrics_mod.METRICS_REGISTRY]))
-            if sources is None:
-                sources = await load_registry_sources(app[STATE_REDIS])
-                resync = asyncio.create_task(
-                    _resync_registry(hub, app[STATE_REDIS], config.registry_resync))
-            else:
-                resync = None
-            await hub.set_sources(sources)
-            if hub.ownership is not None:
-                ownership_task = asyncio.create_task(hub.ownership.run(), name="hub-ownership")
-            log.info("hub: %d cameras (%s)%s", len(sources),
-                     config.sources_file or "from the registry",
-                     f", sharded as worker {config.sharding.worker_id}"
-                     if config.sharding is not None else "")
-            thresholds = gc.get_threshold()
-            if config.gc_tuning:
-                gc.collect()
-                gc.freeze()
-                gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
-            try:
-                yield
-            finally:
-                if config.gc_tuning:
-                    gc.set_threshold(*thresholds)
-                    gc.unfreeze()
-                if resync is not None:
-                    await cancel_and_wait(resync)
-                if hub.ownership is not None:
-                    if ownership_task is not None:
-                        await cancel_and_wait(ownership_task)
-                    await hub.ownership.close()
-    finally:
-        if own_cache:
-            await cache.close()
+        if config.sharding is not None:
+            ownership = Ownership(Leases(live, config.sharding.worker_id,
+                                         config.sharding.lease_ttl),
+                                  config.sharding, hub.sync_sources, ShardMetrics(registry))
+            hub.ownership = ownership
+            stack.push_async_callback(ownership.close)
+        if sources is None:
+            sources = await load_registry_sources(state)
+            await stack.enter_async_context(_running(
+                _resync_registry(hub, state, config.registry_resync), "hub-resync"))
+        await hub.set_sources(sources)
+        if hub.ownership is not None:
+            await stack.enter_async_context(_running(hub.ownership.run(), "hub-ownership"))
+        log.info("hub: %d cameras (%s)%s", len(sources),
+                 config.sources_file or "from the registry",
+                 f", sharded as worker {config.sharding.worker_id}"
+                 if config.sharding is not None else "")
+        if config.gc_tuning:
+            stack.enter_context(_gc_tuned())
+        yield
 
 
 def setup(app: web.Application, config: HubConfig | None = None) -> None:
     """Register the hub with an application (see module docstring)."""
     if config is not None:
         app[HUB_CONFIG] = config
-    metrics_mod.setup(app)
+    errors.setup(app)
+    metrics_setup(app)
     app.cleanup_ctx.append(_hub_ctx)
     app.router.add_get("/api/hub/cameras", _cameras_handler)
     app.router.add_get("/api/hub/cameras/{cam}", _camera_handler)
@@ -390,6 +399,7 @@ def setup(app: web.Application, config: HubConfig | None = None) -> None:
 
 def endpoint_routes(app: web.Application) -> None:
     """WHIP routes that find the running hub's endpoint at request time."""
+    errors.setup(app)
 
     async def post(request: web.Request) -> web.Response:
         return await request.app[HUB].whip.post(request)

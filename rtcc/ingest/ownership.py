@@ -46,8 +46,8 @@ from rtcc.config import Settings
 from rtcc.errors import ConfigError
 from rtcc.ingest.gate import ConsentGate
 from rtcc.ingest.lease import Leases, owner_counts
+from rtcc.ingest.metrics import HubMetrics, ShardMetrics
 from rtcc.ingest.sources import Source
-from rtcc.metrics import HubMetrics, ShardMetrics
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ docs/benchmarks.md, "Ingest hub"). Here a whole batch is one ``bytes.join`` and 
 ``transport.write``, and the replies come back from one ``hiredis.Reader``. Everything that is not
 the per-frame batch (reads, registry, consent) keeps using redis-py.
 
-On a Redis Cluster, :meth:`RespConnection.like` returns the cluster variant with the same
-interface (:mod:`rtcc.ingest.resp_cluster`: one such connection per master).
+On a Redis Cluster, :func:`rtcc.ingest.resp_cluster.connection_like` gives the cluster variant
+with the same interface (one such connection per master).
 
 The connection parameters (unix socket or host/port, username/password, database) are taken from
 a redis-py client, so there is exactly one Redis configuration. One batch is in flight at a time
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import hiredis
 import redis.asyncio as aredis
@@ -29,9 +29,6 @@ from redis.exceptions import ResponseError
 
 from rtcc.connections import is_cluster
 from rtcc.errors import ConfigError
-
-if TYPE_CHECKING:
-    from rtcc.ingest.resp_cluster import ClusterRespConnection
 
 Command = tuple[Any, ...] | list[bytes]
 """A tuple of arguments, or a list of byte strings that are the command already RESP-encoded."""
@@ -122,14 +119,11 @@ class RespConnection:
         self._proto: _Protocol | None = None
 
     @classmethod
-    def like(cls, client: aredis.Redis) -> RespConnection | ClusterRespConnection:
-        """A connection to the same server, database and credentials as ``client``; for a
-        Redis Cluster client, a :class:`rtcc.ingest.resp_cluster.ClusterRespConnection` (same
-        interface) to the same cluster."""
+    def like(cls, client: aredis.Redis) -> RespConnection:
+        """A connection to the same server, database and credentials as ``client`` (a single
+        server; :func:`rtcc.ingest.resp_cluster.connection_like` takes either kind)."""
         if is_cluster(client):
-            from rtcc.ingest.resp_cluster import ClusterRespConnection
-
-            return ClusterRespConnection.like(client)  # type: ignore[arg-type]
+            raise ConfigError("a Redis Cluster client needs rtcc.ingest.resp_cluster")
         pool = client.connection_pool
         if "SSL" in pool.connection_class.__name__:
             raise ConfigError("the hub's live Redis cannot be rediss:// (TLS): its frame writer "

@@ -23,11 +23,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import redis.asyncio as aredis
 import redis.asyncio.cluster as acluster
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from rtcc.connections import is_cluster
 from rtcc.errors import ConfigError
 from rtcc.ingest.resp import Command, RespConnection
 
@@ -275,3 +277,11 @@ class ClusterRespConnection:
         for addr in list(self._conns):
             self._drop(addr)
         self._slots = None
+
+
+def connection_like(client: aredis.Redis) -> RespConnection | ClusterRespConnection:
+    """A RESP connection to what ``client`` talks to: the same single server, or the same
+    Redis Cluster (a :class:`ClusterRespConnection`, same interface)."""
+    if is_cluster(client):
+        return ClusterRespConnection.like(client)  # type: ignore[arg-type]
+    return RespConnection.like(client)

@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from rtcc.channels import Frame
 from rtcc.compiled import NO_EXTENSIONS
 from rtcc.errors import MediaError
-from rtcc.ingest.gate import ConsentGate
+from rtcc.ingest.gate import FrameGate
+from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.writer import FrameWriter
 from rtcc.media.h264 import NAL_IDR, NAL_PPS, NAL_SEI, NAL_SPS, START_CODE, with_parameter_sets
 from rtcc.media.sei import GroundTruth, find_ground_truth_json
-from rtcc.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _regex_head(raw: bytes) -> tuple[int, int] | None:
 class FrameSink:
     """Per-camera frame path shared by all drivers (see module docstring)."""
 
-    def __init__(self, cam: str, gate: ConsentGate, writer: FrameWriter,
+    def __init__(self, cam: str, gate: FrameGate, writer: FrameWriter,
                  metrics: HubMetrics, on_first_frame: Callable[[], None] | None = None) -> None:
         self.cam = cam
         self.gate = gate

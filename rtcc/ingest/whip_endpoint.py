@@ -29,11 +29,23 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 
-from rtcc.errors import MediaError, RtccError
+from rtcc.errors import (
+    AuthError,
+    Forbidden,
+    InvalidInput,
+    MediaError,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    RtccError,
+    UnsupportedMediaType,
+)
 from rtcc.ingest.passthrough import EncodedFrame, install_passthrough
 from rtcc.ingest.supervisor import CameraWorker
 from rtcc.media.h264 import split_annexb
 from rtcc.media.sdp import parse_sdp
+from rtcc.vocabulary import CameraState
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +68,25 @@ class WhipWorker(CameraWorker):
     session: WhipSession | None = None
 
     async def run(self) -> None:
-        self.set_state("connecting", "waiting for a WHIP publisher")
+        self.set_state(CameraState.CONNECTING, "waiting for a WHIP publisher")
         try:
             await asyncio.Future()  # runs until the hub cancels it
         except asyncio.CancelledError:
             self.playing = False
-            self.set_state("stopped", "hub stopping")
+            self.set_state(CameraState.STOPPED, "hub stopping")
             raise
 
     def attach(self, session: WhipSession) -> None:
         self.session = session
         self.playing = False
         self.sink.reset()
-        self.set_state("connecting", "publisher connecting (ICE/DTLS)")
+        self.set_state(CameraState.CONNECTING, "publisher connecting (ICE/DTLS)")
 
     def detach(self, session: WhipSession, reason: str) -> None:
         if self.session is session:
             self.session = None
             self.playing = False
-            self.set_state("connecting", f"waiting for a WHIP publisher ({reason})")
+            self.set_state(CameraState.CONNECTING, f"waiting for a WHIP publisher ({reason})")
 
     def on_frame(self, session: WhipSession, frame: EncodedFrame) -> None:
         if self.session is not session:
@@ -85,10 +97,6 @@ class WhipWorker(CameraWorker):
                                  int(time.time() * 1e6))
 
 
-def _error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers)
-
-
 class WhipEndpoint:
     """The aiohttp handlers and the live sessions."""
 
@@ -96,58 +104,55 @@ class WhipEndpoint:
         self._lookup = lookup
         self.sessions: dict[str, WhipSession] = {}
 
-    def _worker(self, request: web.Request) -> tuple[WhipWorker | None, web.Response | None]:
+    def _worker(self, request: web.Request) -> WhipWorker:
         cam = request.match_info["cam"]
         worker = self._lookup(cam)
         if not isinstance(worker, WhipWorker):
-            return None, _error(404, f"no WHIP camera {cam!r} on this hub")
+            raise NotFound(f"no WHIP camera {cam!r} on this hub", "cam")
         expected = worker.source.token
         if not expected:
-            return None, _error(403, f"camera {cam!r} has no WHIP token configured; give it a "
-                                "'token' in the sources file")
+            raise Forbidden(f"camera {cam!r} has no WHIP token configured; give it a 'token' "
+                            "in the sources file")
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
                                                                   expected.encode()):
-            return None, _error(401, "missing or wrong bearer token",
-                                **{"WWW-Authenticate": 'Bearer realm="rtcc-whip"'})
-        return worker, None
+            raise AuthError("missing or wrong bearer token", realm="rtcc-whip")
+        return worker
 
     async def options(self, request: web.Request) -> web.Response:
         return web.Response(status=204, headers={"Accept-Post": "application/sdp",
                                                  "Allow": "OPTIONS, POST"})
 
     async def patch(self, request: web.Request) -> web.Response:
-        return _error(405, "trickle ICE (PATCH) is not supported: send a complete offer",
-                      Allow="DELETE")
+        raise MethodNotAllowed("trickle ICE (PATCH) is not supported: send a complete offer",
+                               allow="DELETE")
 
     async def post(self, request: web.Request) -> web.Response:
-        worker, problem = self._worker(request)
-        if problem is not None or worker is None:
-            return problem or _error(404, "unknown camera")
+        worker = self._worker(request)
         if request.content_type != "application/sdp":
-            return _error(415, f"expected Content-Type application/sdp, got "
-                          f"{request.content_type or 'none'}")
+            raise UnsupportedMediaType(f"expected Content-Type application/sdp, got "
+                                       f"{request.content_type or 'none'}")
         if (request.content_length or 0) > MAX_OFFER_BYTES:
-            return _error(413, f"offer larger than {MAX_OFFER_BYTES} bytes")
+            raise PayloadTooLarge(f"offer larger than {MAX_OFFER_BYTES} bytes")
         raw = await request.content.read(MAX_OFFER_BYTES + 1)
         if len(raw) > MAX_OFFER_BYTES:
-            return _error(413, f"offer larger than {MAX_OFFER_BYTES} bytes")
+            raise PayloadTooLarge(f"offer larger than {MAX_OFFER_BYTES} bytes")
         offer = raw.decode("utf-8", errors="replace")
         try:
             sdp = parse_sdp(offer)
         except MediaError as err:
-            return _error(400, f"malformed SDP offer: {err}")
+            raise InvalidInput(f"malformed SDP offer: {err}") from None
         videos = [m for m in sdp.media if m.kind == "video"]
         if not any(m.payload_type_for("H264") is not None for m in videos):
             offered = sorted({r.encoding for m in videos for r in m.rtpmap.values()
                               if r.encoding.lower() not in ("rtx", "red", "ulpfec")})
-            return _error(406, "this hub ingests H.264 only and never transcodes; the offer has "
-                          f"no H.264 video (offered: {', '.join(offered) or 'no video'})")
+            raise NotAcceptable("this hub ingests H.264 only and never transcodes; the offer "
+                                f"has no H.264 video (offered: {', '.join(offered) or 'no video'})")
         try:
             answer, session = await self._negotiate(worker, offer)
         except RtccError as err:
-            return _error(406, str(err))
+            raise NotAcceptable(str(err)) from None
         location = f"/whip/{worker.cam}/{session.id}"
         log.info("%s: WHIP session %s from %s", worker.cam, session.id, request.remote)
         return web.Response(status=201, text=answer, content_type="application/sdp",
@@ -193,12 +198,10 @@ class WhipEndpoint:
         return pc.localDescription.sdp, session
 
     async def delete(self, request: web.Request) -> web.Response:
-        worker, problem = self._worker(request)
-        if problem is not None or worker is None:
-            return problem or _error(404, "unknown camera")
+        worker = self._worker(request)
         session = self.sessions.get(request.match_info["session"])
         if session is None or session.cam != worker.cam:
-            return _error(404, "no such WHIP session")
+            raise NotFound("no such WHIP session", "session")
         await self.close_session(session, "publisher ended the session")
         return web.Response(status=200)
 

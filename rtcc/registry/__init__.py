@@ -15,3 +15,22 @@ Everything here lives in the durable ``state`` Redis. Modules, from the bottom u
 * :mod:`~rtcc.registry.api` (+ ``api_*``) - the HTTP API; :mod:`~rtcc.registry.service` - the
   background tasks (boundary events, request expiry, evidence retention).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rtcc.registry.api import setup
+
+__all__ = ["setup"]
+
+
+def __getattr__(name: str) -> object:
+    # ``setup`` is imported when asked for, so that the commands reading this package's pure
+    # modules do not load the web layer.
+    if name == "setup":
+        from rtcc.registry.api import setup
+
+        return setup
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,10 +5,11 @@
 
 The middleware, for every path under ``/api``: refuses bodies over 64 KiB (413) before reading
 them, requires ``Authorization: Bearer <token>`` (401 otherwise; ``POST /api/login`` excepted),
-and turns every error into JSON ``{"error": message, "field": name}``: InvalidInput 400 (415 for a
-wrong content type), AuthError 401, Forbidden 403, NotFound 404, Conflict 409, RateLimited 429
-(with ``Retry-After``), Redis unavailable 503. Other components may add routes under ``/api``
-and get the same authentication (read the user with :func:`rtcc.registry.webutil.current_user`).
+and sets ``Cache-Control: no-store`` on its answers. What it and the handlers raise,
+:mod:`rtcc.web.errors` turns into JSON ``{"error": message, "field": name}`` (InvalidInput 400,
+AuthError 401, Forbidden 403, NotFound 404, Conflict 409, RateLimited 429, Redis unavailable
+503...). Other components may add routes under ``/api`` and get the same authentication (read
+the user with :func:`rtcc.registry.webutil.current_user`).
 
 The cleanup context builds the registry objects on the state Redis, starts a
 :class:`~rtcc.registry.cache.ConsentCache` (``app[CONSENT_CACHE]``, for the hub and the wall) and
@@ -24,17 +25,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
-from rtcc.errors import (
-    AuthError,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    RtccError,
-)
+from rtcc.errors import AuthError, PayloadTooLarge
 from rtcc.registry import api_admin, api_registry, api_requests
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
@@ -54,10 +46,9 @@ from rtcc.registry.webutil import (
     TOKEN,
     USER,
     USERS,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    error_json,
 )
+from rtcc.web import errors
+from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +58,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def setup(app: web.Application, *, service: bool = True) -> None:
     """Register the registry API on ``app`` (after the Redis cleanup context)."""
-    app.middlewares.append(api_middleware)
+    errors.setup(app)
+    app.middlewares.append(auth_middleware)
     app.router.add_routes(api_admin.routes)
     app.router.add_routes(api_registry.routes)
     app.router.add_routes(api_requests.routes)
@@ -83,52 +75,23 @@ def _bearer(request: web.Request) -> str:
 
 
 @web.middleware
-async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Under ``/api``: refuse large bodies before reading them and authenticate the bearer.
+    What it raises, :mod:`rtcc.web.errors` answers."""
     if request.path != "/api" and not request.path.startswith("/api/"):
         return await handler(request)
-    try:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise PayloadTooLarge(f"body larger than {MAX_BODY} bytes", None)
-        if (request.method, request.path) not in PUBLIC:
-            token = _bearer(request)
-            request[USER] = await request.app[USERS].authenticate(token)
-            request[TOKEN] = token
-        response = await handler(request)
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
-    except PayloadTooLarge as err:
-        return error_json(413, str(err), err.field)
-    except UnsupportedMediaType as err:
-        return error_json(415, str(err), err.field)
-    except InvalidInput as err:
-        return error_json(400, str(err), err.field)
-    except RateLimited as err:
-        return error_json(429, str(err), None, {"Retry-After": str(err.retry_after)})
-    except Forbidden as err:
-        return error_json(403, str(err))
-    except AuthError as err:
-        return error_json(401, str(err), None, {"WWW-Authenticate": 'Bearer realm="rtcc"'})
-    except NotFound as err:
-        return error_json(404, str(err))
-    except Conflict as err:
-        return error_json(409, str(err))
-    except RtccError as err:
-        log.error("%s %s: %s", request.method, request.path, err)
-        return error_json(500, str(err))
-    except RedisError as err:
-        log.error("%s %s: registry Redis unavailable: %s", request.method, request.path, err)
-        return error_json(503, "the registry is unavailable; try again")
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return error_json(exc.status, exc.reason.lower() if exc.reason else "error", None,
-                          {k: v for k, v in exc.headers.items() if k == "Allow"})
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise PayloadTooLarge(f"body larger than {MAX_BODY} bytes", None)
+    if (request.method, request.path) not in PUBLIC:
+        token = _bearer(request)
+        request[USER] = await request.app[USERS].authenticate(token)
+        request[TOKEN] = token
+    response = await handler(request)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 async def _build(app: web.Application) -> RegistryService:
-    # rtcc.app (floor 4) assembles this module; import its keys at run time, not at import.
-    from rtcc.app import LIVE_REDIS, SETTINGS, STATE_REDIS
-
     settings, state = app[SETTINGS], app[STATE_REDIS]
     tz = ZoneInfo(settings.registry_tz)
     registry = Registry(state, tz=tz)

@@ -12,13 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from rtcc.errors import Forbidden, InvalidInput
+from rtcc.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.evidence import EvidenceStore
 from rtcc.registry.requests import Requests
 from rtcc.registry.store import Registry
 from rtcc.registry.users import User, Users
+from rtcc.vocabulary import UserRole
 
 REGISTRY = web.AppKey("registry", Registry)
 USERS = web.AppKey("users", Users)
@@ -35,20 +36,6 @@ MAX_BODY = 64 * 1024
 """Largest JSON body the API accepts (a request area of 1,000 vertices fits easily)."""
 
 
-class PayloadTooLarge(InvalidInput):
-    """A body over :data:`MAX_BODY` (HTTP 413)."""
-
-
-class UnsupportedMediaType(InvalidInput):
-    """A body that is not ``application/json`` (HTTP 415)."""
-
-
-def error_json(status: int, message: str, field: str | None = None,
-               headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message, "field": field}, status=status,
-                             headers=headers)
-
-
 def current_user(request: web.Request) -> User:
     return request[USER]
 
@@ -58,7 +45,7 @@ def client_ip(request: web.Request) -> str:
     return request.remote or ""
 
 
-def require(request: web.Request, *roles: str) -> User:
+def require(request: web.Request, *roles: UserRole) -> User:
     """The current user, if their role is one of ``roles``; else Forbidden (403)."""
     user = request[USER]
     if user.role not in roles:

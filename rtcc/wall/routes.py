@@ -19,13 +19,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from rtcc.errors import AuthError, RtccError
+from rtcc.errors import AuthError, Forbidden, NotFound, RtccError
 from rtcc.metrics import registry_of
 from rtcc.registry.webutil import CONSENT_CACHE, USER
 from rtcc.wall.access import Viewer, bearer_token
 from rtcc.wall.metrics import WallCollector
 from rtcc.wall.service import Wall
 from rtcc.wall.ws import WallSession, authenticate_socket, new_socket
+from rtcc.web import errors
+from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,6 @@ WALL = web.AppKey("wall", Wall)
 
 
 async def _wall_ctx(app: web.Application) -> AsyncIterator[None]:
-    # rtcc.app imports this package to call setup(); its keys are imported here, at startup,
-    # so that there is no import cycle.
-    from rtcc.app import LIVE_REDIS, SETTINGS, STATE_REDIS
-
     settings = app[SETTINGS]
     wall = Wall(app[STATE_REDIS], app[LIVE_REDIS], tz=settings.registry_tz,
                 world=settings.world, cache=app.get(CONSENT_CACHE))
@@ -52,27 +50,17 @@ async def _wall_ctx(app: web.Application) -> AsyncIterator[None]:
         await wall.close()
 
 
-def _json_error(status: int, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return web.json_response({"error": message}, status=status, headers=headers)
-
-
-async def _viewer(request: web.Request) -> Viewer | web.Response:
+async def _viewer(request: web.Request) -> Viewer:
     if USER in request:  # the registry API's middleware authenticated this /api request
         user = request[USER]
         viewer = Viewer(user.name, user.role, request.remote or "")
-        if not viewer.may_view:
-            return _json_error(403, f"role {viewer.role} may not use the monitor wall")
-        return viewer
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is None:
-        return _json_error(401, "missing Authorization: Bearer token")
-    try:
+    else:
+        token = bearer_token(request.headers.get("Authorization"))
+        if token is None:
+            raise AuthError("missing Authorization: Bearer token")
         viewer = await request.app[WALL].access.authenticate(token, request.remote or "")
-    except AuthError as err:
-        return _json_error(401, str(err))
     if not viewer.may_view:
-        return _json_error(403, f"role {viewer.role} may not use the monitor wall")
+        raise Forbidden(f"role {viewer.role} may not use the monitor wall")
     return viewer
 
 
@@ -85,22 +73,18 @@ async def to_page(request: web.Request) -> web.Response:
 
 
 async def cameras(request: web.Request) -> web.Response:
-    viewer = await _viewer(request)
-    if isinstance(viewer, web.Response):
-        return viewer
+    await _viewer(request)
     wall = request.app[WALL]
     return web.json_response({"cameras": await wall.camera_list(),
                               "following": wall.hub.following()})
 
 
 async def map_data(request: web.Request) -> web.Response:
-    viewer = await _viewer(request)
-    if isinstance(viewer, web.Response):
-        return viewer
+    await _viewer(request)
     try:
         doc = await request.app[WALL].map_doc()
     except RtccError as err:
-        return _json_error(404, str(err))
+        raise NotFound(str(err)) from None
     return web.json_response(doc, content_type="application/geo+json")
 
 
@@ -122,6 +106,7 @@ def setup(app: web.Application) -> None:
     """Register the wall's routes and its cleanup context (its metrics join the application's
     registry, served at ``/metrics`` by :mod:`rtcc.metrics`)."""
     registry_of(app)
+    errors.setup(app)
     app.cleanup_ctx.append(_wall_ctx)
     app.router.add_get("/", to_page)
     app.router.add_get("/wall", to_page)

@@ -25,7 +25,18 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InvalidAccessError, OperationError
 
-from rtcc.errors import AuthError, ConsentError
+from rtcc.errors import (
+    AuthError,
+    Busy,
+    ConsentError,
+    Forbidden,
+    InvalidInput,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from rtcc.ice import restrict_host_candidates
 from rtcc.wall.access import (
     EVENT_VIEW_REFUSED,
@@ -61,10 +72,6 @@ class WhepSession:
     closed: bool = False
 
 
-def _error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
-
-
 class WhepService:
     """The WHEP sessions of one wall process."""
 
@@ -94,41 +101,38 @@ class WhepService:
 
     async def post(self, request: web.Request) -> web.Response:
         cam = request.match_info["cam"]
-        try:
-            viewer = await self._viewer(request)
-        except AuthError as err:
-            return _error(401, str(err), **{"WWW-Authenticate": "Bearer"})
+        viewer = await self._viewer(request)
         if not viewer.may_view:
-            return _error(403, f"role {viewer.role} may not watch live video")
+            raise Forbidden(f"role {viewer.role} may not watch live video")
         if not valid_camera_id(cam):
-            return _error(400, f"invalid camera id {cam!r}")
+            raise InvalidInput(f"invalid camera id {cam!r}", "cam")
         if request.content_type != "application/sdp":
-            return _error(415, "expected Content-Type: application/sdp")
+            raise UnsupportedMediaType("expected Content-Type: application/sdp")
         if request.content_length is not None and request.content_length > MAX_OFFER_BYTES:
-            return _error(413, f"offer larger than {MAX_OFFER_BYTES} bytes")
+            raise PayloadTooLarge(f"offer larger than {MAX_OFFER_BYTES} bytes")
         offer = await request.text()
         if "m=video" not in offer:
-            return _error(400, "the offer has no video section")
+            raise InvalidInput("the offer has no video section")
         if "H264" not in offer.upper():
-            return _error(406, "this endpoint sends H.264 only; the offer has no H264 codec")
+            raise NotAcceptable("this endpoint sends H.264 only; the offer has no H264 codec")
         if not self.hub.is_live(cam):
             await self.audit.record(viewer, EVENT_VIEW_REFUSED, cam,
                                     {"via": "whep", "reason": "not_live"})
-            return _error(403, f"camera {cam} is not live-consented")
+            raise Forbidden(f"camera {cam} is not live-consented")
         if len(self.sessions) >= self.max_sessions:
-            return _error(503, "too many WHEP sessions", **{"Retry-After": "5"})
+            raise Busy("too many WHEP sessions", retry_after=5)
         await self.audit.record(viewer, EVENT_VIEW_START, cam, {"via": "whep"})
         try:
             session = await self._open(cam, viewer, offer)
         except ConsentError as err:
             await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
                                     {"via": "whep", "reason": "revoked", "seconds": 0})
-            return _error(403, str(err))
+            raise Forbidden(str(err)) from None
         except (ValueError, OperationError, InvalidAccessError) as err:
             # aiortc rejects a malformed or incompatible offer
             await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
                                     {"via": "whep", "reason": "bad_offer", "seconds": 0})
-            return _error(400, f"cannot answer this offer: {err}")
+            raise InvalidInput(f"cannot answer this offer: {err}") from None
         except BaseException:
             # Whatever failed, the view that was put on record did not happen.
             await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
@@ -142,20 +146,17 @@ class WhepService:
     async def delete(self, request: web.Request) -> web.Response:
         session = self.sessions.get(request.match_info["session"])
         if session is None or session.cam != request.match_info["cam"]:
-            return _error(404, "no such WHEP session")
-        try:
-            viewer = await self._viewer(request)
-        except AuthError as err:
-            return _error(401, str(err), **{"WWW-Authenticate": "Bearer"})
+            raise NotFound("no such WHEP session", "session")
+        viewer = await self._viewer(request)
         if viewer.name != session.viewer.name and viewer.role != "admin":
-            return _error(403, "this session belongs to another user")
+            raise Forbidden("this session belongs to another user")
         await self._end(session, "client")
         return web.Response(status=200)
 
     async def patch(self, request: web.Request) -> web.Response:
         # Trickle ICE / ICE restart: the answer already holds every candidate we will ever have.
-        return _error(405, "trickle ICE is not supported; all candidates are in the answer",
-                      Allow="POST, DELETE")
+        raise MethodNotAllowed("trickle ICE is not supported; all candidates are in the answer",
+                               allow="POST, DELETE")
 
     # --- sessions -----------------------------------------------------------------------------
 

@@ -13,24 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import shapely
 from shapely import STRtree
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from rtcc.vocabulary import Tier
 from rtcc.world.geo import LocalProjection
 
 if TYPE_CHECKING:
     from rtcc.world.index import WorldIndex
 
-TIERS = ("none", "registry", "request", "live")
-"""CONTRACT consent tiers, from least to most shared."""
-
 CAMERA_TYPES = ("doorbell", "floodlight", "business", "city")
 LENSES = ("fisheye", "rectilinear")
-ROLES = ("resident", "visitor", "delivery", "dog_walker", "passer_by")
-"""CONTRACT subject roles in the ground-truth SEI."""
+
 
 def _no_attributes() -> Mapping[str, Any]:
     # A fresh plain dict: a shared MappingProxyType would be read-only but cannot be pickled
@@ -48,7 +43,7 @@ class Household:
     parcel: Polygon
     entrance: Point | None = None
     residents: int = 0
-    consent: str = "none"
+    consent: Tier = "none"
     """The household's consent seed (a tier); the registry is seeded from it."""
     attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
     """Free extra properties of the feature (e.g. tract demographics), kept for breakdowns."""
@@ -89,7 +84,7 @@ class Camera:
     height: int = 1080
     lens: str = "fisheye"
     type: str = "doorbell"
-    consent: str | None = None
+    consent: Tier | None = None
     """Explicit tier for this camera; None means: take the household's seed (or ``live`` for a
     camera without a household, such as a city camera)."""
     mount_height: float = 1.2
@@ -170,30 +165,7 @@ class World:
         cam = self.cameras[camera] if isinstance(camera, str) else camera
         return None if cam.household is None else self.households.get(cam.household)
 
-    def households_in_view(self, camera: Camera | str, polygon: BaseGeometry | None = None,
-                           min_area: float = 1.0) -> tuple[str, ...]:
-        """Households in view of a camera, per the ARCHITECTURE rule, in world order.
-
-        A household is in view when ``polygon`` (by default the camera's visibility polygon)
-        covers at least ``min_area`` m² of its parcel or contains its entrance. An entrance within
-        1 cm of the polygon counts as contained: entrances sit on facades, and a facade seen from
-        across the street is exactly where the visibility polygon ends. The camera's own
-        household is included when it qualifies.
-        """
-        cam = self.cameras[camera] if isinstance(camera, str) else camera
-        if polygon is None:
-            from rtcc.world.visibility import visibility_polygon
-
-            polygon = visibility_polygon(self, cam)
-        if polygon.is_empty:
-            return ()
-        idx = self.index
-        shapely.prepare(polygon)
-        hit = np.union1d(idx.parcels_covered(polygon, min_area),
-                         idx.entrances_within(polygon, ENTRANCE_TOLERANCE))
-        return tuple(idx.household_ids[i] for i in hit.tolist())
-
-    def camera_consent(self, camera: Camera | str) -> str:
+    def camera_consent(self, camera: Camera | str) -> Tier:
         """The effective consent seed of a camera per the world-file contract."""
         cam = self.cameras[camera] if isinstance(camera, str) else camera
         if cam.consent is not None:

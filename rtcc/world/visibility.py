@@ -40,7 +40,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from rtcc.world.index import WorldIndex
-from rtcc.world.model import Camera, World
+from rtcc.world.model import ENTRANCE_TOLERANCE, Camera, World
 from rtcc.world.raycast import Batch, cast_batch
 
 ARC_STEP_DEG = 0.5
@@ -110,6 +110,29 @@ def visibility_polygons(world: World, cameras: Iterable[Camera | str] | None = N
         return {}
     polys = cast_batch(_batch(world, cams), arc_step_deg)
     return {cam.id: poly for cam, poly in zip(cams, polys, strict=True)}
+
+
+def households_in_view(world: World, camera: Camera | str,
+                       polygon: BaseGeometry | None = None, min_area: float = 1.0
+                       ) -> tuple[str, ...]:
+    """Households in view of a camera, per the world-file rule, in world order.
+
+    A household is in view when ``polygon`` (by default the camera's visibility polygon)
+    covers at least ``min_area`` m² of its parcel or contains its entrance. An entrance within
+    1 cm of the polygon counts as contained: entrances sit on facades, and a facade seen from
+    across the street is exactly where the visibility polygon ends. The camera's own
+    household is included when it qualifies.
+    """
+    cam = world.cameras[camera] if isinstance(camera, str) else camera
+    if polygon is None:
+        polygon = visibility_polygon(world, cam)
+    if polygon.is_empty:
+        return ()
+    idx = world.index
+    shapely.prepare(polygon)
+    hit = np.union1d(idx.parcels_covered(polygon, min_area),
+                     idx.entrances_within(polygon, ENTRANCE_TOLERANCE))
+    return tuple(idx.household_ids[i] for i in hit.tolist())
 
 
 def _occluding(index: WorldIndex, camera: Camera, buildings: NDArray[np.int64]

@@ -11,14 +11,15 @@ import redis.asyncio as aredis
 from redis.crc import key_slot
 
 from rtcc import channels, keys
-from rtcc.channels import CameraState, ChannelWriter, Frame
+from rtcc.channels import ChannelWriter, Frame, StateRecord
 from rtcc.connections import is_cluster
 from rtcc.exposure.live import LiveAnalyzer, read_aggregates
-from rtcc.ingest.resp import RespConnection
-from rtcc.ingest.resp_cluster import ClusterRespConnection, command_key
+from rtcc.ingest.metrics import HubMetrics
+from rtcc.ingest.resp_cluster import ClusterRespConnection, command_key, connection_like
 from rtcc.ingest.supervisor import cancel_and_wait
 from rtcc.ingest.writer import FrameWriter, WriterConfig
-from rtcc.metrics import HubMetrics, new_registry
+from rtcc.metrics import new_registry
+from rtcc.vocabulary import CameraState
 from tests.cluster.redis_cluster import LocalCluster
 
 CAMS = [f"cam-{i:04d}" for i in range(60)]
@@ -43,7 +44,7 @@ def test_command_key_reads_pre_encoded_and_tuple_commands() -> None:
 
 
 async def test_resp_like_picks_the_variant_and_keeps_reply_order(live: aredis.Redis) -> None:
-    conn = RespConnection.like(live)
+    conn = connection_like(live)
     assert isinstance(conn, ClusterRespConnection) == is_cluster(live)
     try:
         cmds: list[Any] = []
@@ -69,7 +70,7 @@ async def test_resp_like_picks_the_variant_and_keeps_reply_order(live: aredis.Re
 async def test_cluster_connection_follows_moved_with_a_stale_map(live: aredis.Redis) -> None:
     if not is_cluster(live):
         return  # a single server never redirects
-    conn = RespConnection.like(live)
+    conn = connection_like(live)
     assert isinstance(conn, ClusterRespConnection)
     try:
         await conn.execute([("PING",)])
@@ -96,7 +97,7 @@ async def test_frame_writer_fills_every_camera_channel(live: aredis.Redis) -> No
     task = asyncio.create_task(w.run())
     try:
         for cam in CAMS:
-            w.publish_state(CameraState(cam, "live", since=1.0, source="rtsp://x"))
+            w.publish_state(StateRecord(cam, CameraState.LIVE, since=1.0, source="rtsp://x"))
         for seq in range(12):
             for cam in CAMS:
                 assert w.submit(frame(cam, seq))
@@ -119,7 +120,7 @@ async def test_xread_frames_over_many_slots(live: aredis.Redis) -> None:
     cmds: list[Any] = []
     for cam in CAMS:
         writer.add_frame(cmds, frame(cam, 0), 1_700_000_000_000)
-    conn = RespConnection.like(live)
+    conn = connection_like(live)
     try:
         await conn.execute(cmds)
         after = {cam: "0-0" for cam in CAMS}
@@ -149,7 +150,7 @@ async def test_analyzer_commit_is_atomic_and_counts_each_frame_once(live: aredis
     for seq in range(5):
         for cam in CAMS[:20]:
             writer.add_frame(cmds, frame(cam, seq, people=1), 1_700_000_000_000)
-    conn = RespConnection.like(live)
+    conn = connection_like(live)
     try:
         await conn.execute(cmds)
     finally:

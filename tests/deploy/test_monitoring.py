@@ -18,14 +18,15 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from rtcc.exposure.live_metrics import LiveMetrics
-from rtcc.metrics import HubMetrics, LoopLagMonitor, ShardMetrics, new_registry
+from rtcc.ingest.metrics import HubMetrics, ShardMetrics
+from rtcc.metrics import LoopLagMonitor, new_registry
 from tests.deploy.test_compose import ROOT, services
 
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA = ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "rtcc.json"
-METRIC_MODULES = ["rtcc/metrics.py", "rtcc/wall/metrics.py", "simulators/metrics.py",
-                  "rtcc/exposure/live_metrics.py"]
+METRIC_MODULES = ["rtcc/metrics.py", "rtcc/ingest/metrics.py", "rtcc/wall/metrics.py",
+                  "simulators/metrics.py", "rtcc/exposure/live_metrics.py"]
 _DURATION = re.compile(r"^\d+(ms|s|m|h|d)$")
 _SUFFIXES = {
     "Counter": ("_total", "_created"), "CounterMetricFamily": ("_total", "_created"),

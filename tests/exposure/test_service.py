@@ -10,11 +10,11 @@ import redis.asyncio as aredis
 from aiohttp import web
 
 from rtcc import keys
-from rtcc.app import LIVE_REDIS, STATE_REDIS
 from rtcc.exposure import service
 from rtcc.registry.audit import Actor
 from rtcc.registry.importer import import_world
 from rtcc.registry.store import Registry
+from rtcc.web.resources import LIVE_REDIS, STATE_REDIS
 from tests.exposure.meta import xadd_meta
 from tests.exposure.worlds import four_lots
 

@@ -6,7 +6,8 @@ import random
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from rtcc.metrics import LATENCY_BUCKETS, FrameHistogram
+from rtcc.ingest.metrics import LATENCY_BUCKETS
+from rtcc.metrics import FrameHistogram
 
 
 def test_frame_histogram_matches_prometheus_histogram() -> None:

@@ -23,9 +23,10 @@ from aiohttp import web
 
 from rtcc import channels
 from rtcc.ingest.hub import HUB, Hub, HubConfig, endpoint_routes
+from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.sources import Source
 from rtcc.media.encoder import decode_annexb
-from rtcc.metrics import HubMetrics, new_registry
+from rtcc.metrics import new_registry
 from rtcc.redis_server import LIVE, EmbeddedRedis
 from rtcc.registry.audit import Actor
 from rtcc.registry.cache import ConsentCache

@@ -14,7 +14,8 @@ import pytest
 import redis.asyncio as aredis
 
 from rtcc.ingest.hub import Hub, HubConfig
-from rtcc.metrics import HubMetrics, new_registry
+from rtcc.ingest.metrics import HubMetrics
+from rtcc.metrics import new_registry
 from rtcc.registry.audit import Actor
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.importer import CameraSeed, import_seeds

@@ -9,11 +9,12 @@ from hypothesis import strategies as st
 from rtcc import channels
 from rtcc.channels import ChannelWriter
 from rtcc.ingest.gate import ConsentGate
+from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.sink import FrameSink, FrameSinkPy, _regex_head, compact_head
 from rtcc.ingest.writer import FrameWriter
 from rtcc.media.h264 import escape_rbsp, split_annexb
 from rtcc.media.sei import GROUND_TRUTH_UUID, GroundTruth, build_sei_nal
-from rtcc.metrics import HubMetrics, new_registry
+from rtcc.metrics import new_registry
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.store import Registry
 from tests.ingest.conftest import register

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from rtcc.errors import MediaError
 from rtcc.ingest import _sink_c as compiled  # type: ignore[attr-defined]
 from rtcc.ingest import sink
+from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.sink import FrameSink, FrameSinkPy
 from rtcc.media import sei
 from rtcc.media.sei import GROUND_TRUTH_UUID, GroundTruth, build_sei, build_sei_nal
-from rtcc.metrics import HubMetrics, new_registry
+from rtcc.metrics import new_registry
 
 SPS = b"\x67\x42\xc0\x1e\xda\x02\x80\xbf\xe5\x84"
 PPS = b"\x68\xce\x3c\x80"

@@ -11,8 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtcc.compiled import NO_EXTENSIONS, extensions
+from rtcc.compiled import NO_EXTENSIONS
 from rtcc.errors import MediaError
+from rtcc.ingest.compiled import extensions
 from rtcc.media.interleaved import InterleavedReader, InterleavedReaderPy, frame_interleaved
 from rtcc.media.rtcp import build_sender_report, parse_rtcp, sender_clock
 from rtcc.media.rtp import H264Depacketizer, H264DepacketizerPy, ReceivedAccessUnit, build_rtp
@@ -29,7 +30,7 @@ def test_the_twins_are_built_and_in_use() -> None:
 
 def test_no_extensions_switches_every_twin_off() -> None:
     env = {**os.environ, "RTCC_NO_EXTENSIONS": "1"}
-    out = subprocess.run([sys.executable, "-c", "from rtcc.compiled import extensions; "
+    out = subprocess.run([sys.executable, "-c", "from rtcc.ingest.compiled import extensions; "
                           "print(sorted(extensions().items()))"],
                          env=env, capture_output=True, text=True, check=True, timeout=60)
     assert "True" not in out.stdout and "False" in out.stdout, out.stdout

@@ -14,9 +14,10 @@ import redis.asyncio as aredis
 from rtcc import keys
 from rtcc.errors import ConfigError
 from rtcc.ingest.lease import Leases, members
+from rtcc.ingest.metrics import ShardMetrics
 from rtcc.ingest.ownership import Ownership, ShardingConfig, plan
 from rtcc.ingest.sources import Source
-from rtcc.metrics import ShardMetrics, new_registry
+from rtcc.metrics import new_registry
 
 TTL, RENEW = 0.9, 0.3
 CAMS = [f"cam-{i:03d}" for i in range(30)]

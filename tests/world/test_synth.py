@@ -12,7 +12,7 @@ from shapely.geometry import Point
 
 from rtcc.world.geojson import dump_world, loads_world
 from rtcc.world.synth import synthesize
-from rtcc.world.visibility import visibility_polygons
+from rtcc.world.visibility import households_in_view, visibility_polygons
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_doorbells_see_across_the_street(world500) -> None:
     world = world500
     views = visibility_polygons(world, [c for c in world.cameras.values()
                                         if c.type == "doorbell"])
-    others = [len(set(world.households_in_view(cid, poly)) - {world.cameras[cid].household})
+    others = [len(set(households_in_view(world, cid, poly)) - {world.cameras[cid].household})
               for cid, poly in views.items()]
     assert np.mean(others) > 3
 
