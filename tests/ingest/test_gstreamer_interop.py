@@ -107,11 +107,20 @@ async def test_ingest_from_gstreamer_over_tcp_and_udp(
         rows: Any = await redis.xrevrange(keys.video(cam), count=20)
         seqs = [int(f[b"seq"]) for _id, f in rows]
         assert seqs == list(range(seqs[0], seqs[0] - 20, -1))  # the hub's own counter
+        assert all(fields[b"meta"] == b"" for _id, fields in rows)  # no ground truth here
+        # Capture times come from the RTP timestamps through the RTCP sender report: frame to
+        # frame they step by whole periods of the 30 fps source, whatever the arrival jitter
+        # (within 1 ms: a new report re-anchors the mapping by the sender's rounding and clock
+        # slew). They are on the same wall clock as the arrival times and earlier; how much
+        # earlier is the peer's encoding and both sides' scheduling, which a loaded machine
+        # stretches (1.5 s seen), so that bound is only a sanity check.
+        times = [int(fields[b"t"]) for _id, fields in rows]
+        for newer, older in zip(times, times[1:], strict=False):
+            periods = round((newer - older) * 30 / 1e6)
+            assert periods >= 1 and abs((newer - older) - periods * 1e6 / 30) < 1000, times
         for _id, fields in rows:
-            assert fields[b"meta"] == b""  # GStreamer sends no ground truth
             t, ta = int(fields[b"t"]), int(fields[b"ta"])
-            # Capture time from the RTCP sender report: same wall clock, slightly earlier.
-            assert t != ta and -50_000 < ta - t < 500_000
+            assert t != ta and -50_000 < ta - t < 10_000_000
         gop = await channels.read_gop(redis, cam)
         assert gop and gop[0].frame.key
         kinds = [nal_type(n) for n in split_annexb(gop[0].frame.au)]
