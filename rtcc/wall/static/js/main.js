@@ -211,7 +211,8 @@ async function loadMap() {
     const doc = await getJson("/api/wall/map", state.session.token);
     state.map.render(doc);
     state.map.setWatched(new Set(state.tiles.keys()));
-    $("#map-note").textContent = "";
+    // Map data under the ODbL is credited wherever it is shown.
+    $("#map-note").textContent = doc.attribution ? `Map data ${doc.attribution}` : "";
   } catch (err) {
     $("#map-note").textContent = `map unavailable: ${err.message}`;
   }
@@ -283,7 +284,7 @@ async function focusCamera(cam) {
   panel.hidden = false;
   $("#focus-title").textContent = cam;
   const rows = [
-    ["Owner", info.household ? `household ${info.household}` : "city camera"],
+    ["Owner", info.household ? `household ${info.household}` : info.type === "city" ? "city camera" : "not shown (shared live only)"],
     ["Type", info.type],
     ["Consent tier", info.tier],
     ["Facing", `${Math.round(info.direction)}° · ${Math.round(info.fov)}° wide · ${Math.round(info.range)} m`],
