@@ -32,7 +32,7 @@ class MapStack(WallStack):
     """Households of the synthetic world (ignored when ``world_file`` is given)."""
     world_file: Path | None = None
     """A world file to serve instead of a synthetic one."""
-    rates: dict[str, float] | None = None
+    rates: dict[str, Any] | None = None
     """``synthesize``'s rates (``camera_rate``, ``live_rate``...); None: ``rtcc world synth``'s
     defaults."""
     attribution: str | None = None
@@ -57,6 +57,10 @@ class MapStack(WallStack):
         self.urls = self._stack.enter_context(redis_urls(settings))
         self.admin_token = self.run(self._seed({}, []))
         self._start_serve(world_path, timeout)
+
+    def __enter__(self) -> MapStack:
+        self.start()
+        return self
 
     def write_clip(self, camera: str, aus: list[Any], t0: float, fps: float = 10.0) -> None:
         """Access units into ``camera``'s live channel as captured from unix time ``t0``."""

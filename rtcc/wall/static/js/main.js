@@ -4,7 +4,7 @@
 
 import { getJson } from "/static/api.js";
 import { openEvents } from "/static/live.js";
-import { RtccMap } from "/static/map.js";
+import { RtccMap, TIER_WORDS } from "/static/map.js";
 import { currentSession, endSession, mountLogin, onSessionEnd, signOut } from "/static/session.js";
 import { WallConnection } from "./connection.js";
 import { PAINTERS } from "./painters.js";
@@ -282,7 +282,7 @@ async function focusCamera(cam) {
   const rows = [
     ["Owner", info.household ? `household ${info.household}` : info.type === "city" ? "city camera" : "not shown (shared live only)"],
     ["Type", info.type],
-    ["Consent tier", info.tier],
+    ["What the owner shares", TIER_WORDS[info.tier] || info.tier],
     ["Facing", `${Math.round(info.direction)}° · ${Math.round(info.fov)}° wide · ${Math.round(info.range)} m`],
   ];
   $("#focus-info").replaceChildren(...rows.map(([k, v]) => {
@@ -295,7 +295,8 @@ async function focusCamera(cam) {
   const video = $("#focus-video");
   const note = $("#focus-note");
   if (!info.live) {
-    note.textContent = `Not shared live (consent tier: ${info.tier}). No video is available.`;
+    note.textContent = `Not shared live (${(TIER_WORDS[info.tier] || info.tier).toLowerCase()}). `
+      + "No video is available.";
     video.hidden = true;
     return;
   }
