@@ -181,6 +181,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--fps", type=float, default=10.0)
+    parser.add_argument("--preset", default=None, help="camera preset (360p10, 720p15, ...); "
+                        "overrides --size and --fps")
     parser.add_argument("--baseline-sample", type=int, default=0, metavar="K",
                         help="ffmpeg and PyAV pull only K of the --baseline cameras (the hub "
                         "pulls all): per-stream cost at the hub's scale (default: all)")
@@ -195,7 +197,7 @@ def main() -> int:
           f"{platform.python_version()}, load average {os.getloadavg()}; compiled twins: "
           f"{describe()}", flush=True)
     results: list[dict[str, Any]] = []
-    with environment(biggest, args.size, args.fps) as e:
+    with environment(biggest, args.size, args.fps, preset=args.preset) as e:
         plan: list[tuple[str, int]] = [("rtsp", n) for n in rtsp]
         if args.full:
             plan.append(("serve", args.full))
