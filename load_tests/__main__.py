@@ -53,8 +53,13 @@ def parser() -> argparse.ArgumentParser:
                    "0: skip)")
     p.add_argument("--bench-requests", type=int, default=200_000,
                    help="XADDs per redis-benchmark run")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="camera preset of the simulators: 360p10, 720p15, 1080p15, 1536p15 "
+                   "(sets --size and --fps; the SLO's fps becomes 95 %% of the preset's)")
     p.add_argument("--size", default="640x360")
     p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--sim-cameras", type=int, default=0, metavar="N",
+                   help="cameras per simulator process (default: one process)")
     p.add_argument("--templates", type=int, default=4, help="replay templates per simulator")
     p.add_argument("--kill-fraction", type=float, default=0.3, help="faults: share killed")
     p.add_argument("--down", type=float, default=10.0, help="faults: seconds cameras stay down")
@@ -74,17 +79,29 @@ def parser() -> argparse.ArgumentParser:
 
 
 def config(args: argparse.Namespace, argv: list[str]) -> LoadConfig:
+    size, fps, slo_fps = args.size, args.fps, args.slo_fps
+    if args.preset:
+        from rtcc.errors import ConfigError
+        from simulators.presets import preset
+
+        try:
+            chosen = preset(args.preset)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        size, fps = chosen.size, chosen.fps
+        if slo_fps == 9.5:  # the default, meant for 10 fps
+            slo_fps = round(0.95 * fps, 2)
     return LoadConfig(
         mode=args.mode, cameras=args.cameras or (300 if args.mode == "ramp" else 100),
         protocol=args.protocol, step=args.step or 50, hold=args.hold, warmup=args.warmup,
         repeat=args.repeat,
         duration=args.duration, sample=args.sample, viewers=args.viewers,
-        viewer_kind=args.viewer_kind, size=args.size,
-        fps=args.fps, templates=args.templates, baseline=args.baseline,
+        viewer_kind=args.viewer_kind, size=size, fps=fps, preset=args.preset,
+        sim_cameras=args.sim_cameras, templates=args.templates, baseline=args.baseline,
         bench_requests=args.bench_requests,
         kill_fraction=args.kill_fraction, down=args.down, recover_timeout=args.recover_timeout,
         reconnect_rate=args.reconnect_rate, reconnect_burst=args.reconnect_burst,
-        full=args.full, slo=Slo(args.slo_fps, args.slo_loss, args.slo_p99_ms), out=args.out,
+        full=args.full, slo=Slo(slo_fps, args.slo_loss, args.slo_p99_ms), out=args.out,
         redis_url=args.redis_url, hub_url=args.hub_url, sim_url=args.sim_url,
         argv=tuple(argv))
 
@@ -111,7 +128,7 @@ def run(cfg: LoadConfig, progress: Progress) -> dict[str, Any]:
     from load_tests.stack import environment
 
     scenario = {"ramp": ramp.run, "soak": soak.run, "faults": faults.run}[cfg.mode]
-    with environment(cfg.cameras, cfg.size, cfg.fps, split=True) as e:
+    with environment(cfg.cameras, cfg.size, cfg.fps, split=True, preset=cfg.preset) as e:
         return {cfg.mode: scenario(e, cfg, progress)}
 
 
@@ -127,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     out = cfg.out_dir()
     started = time.time()
     doc = results.document(cfg.mode, argv, started, cfg.as_json(), cfg.slo.as_json(),
-                           cfg.size, cfg.fps, cfg.templates)
+                           cfg.size, cfg.fps, cfg.templates, preset=cfg.preset)
     with Progress(phases(cfg), f"load test: {cfg.mode}",
                   plain=True if args.plain else None) as progress:
         doc.update(run(cfg, progress))

@@ -12,19 +12,61 @@ results as taken on a busy machine), and samples the load while it runs.
 from __future__ import annotations
 
 import os
+import platform
+import socket
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-from load_tests.results import machine, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET_LOAD = 2.0
 """1-minute load average at or below which a 2-core machine counts as quiet for a benchmark."""
+
+
+def _run(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        mem_kb = 0
+    return {"host": socket.gethostname(), "cpus": os.cpu_count(), "cpu_model": model,
+            "memory_gb": round(mem_kb / 1e6, 1), "kernel": platform.release(),
+            "load_start": list(os.getloadavg())}
+
+
+def versions() -> dict[str, str]:
+    import rtcc
+
+    return {"python": platform.python_version(), "rtcc": rtcc.__version__,
+            "redis": _run(["redis-server", "--version"]),
+            "ffmpeg": _run(["ffmpeg", "-hide_banner", "-version"]),
+            "av": _version("av"), "aiortc": _version("aiortc"), "aiohttp": _version("aiohttp"),
+            "uvloop": _version("uvloop"), "redis_py": _version("redis"),
+            "rich": _version("rich"), "matplotlib": _version("matplotlib")}
 
 
 def git_commit() -> dict[str, Any]:
