@@ -1,11 +1,13 @@
-"""``python -m load_tests ramp|soak|faults``: the whole pipeline under load, with baselines,
-faults and plots. See docs/load-tests.md.
+"""``python -m load_tests ramp|soak|faults|jackson|plan``: the whole pipeline under load, with
+baselines, faults and plots; a city end to end; a capacity plan. See docs/load-tests.md.
 
     python -m load_tests ramp   [--cameras 300 --step 50 --hold 10] [--protocol rtsp|whip|mix]
-                                [--viewers V] [--baseline N] [--slo-fps 9.5 --slo-loss 0.001
-                                --slo-p99-ms 100] [--out DIR]
+                                [--preset 720p15] [--viewers V] [--baseline N] [--slo-fps 9.5
+                                --slo-loss 0.001 --slo-p99-ms 100] [--out DIR]
     python -m load_tests soak   [--cameras 100 --duration 600 --sample 10]
     python -m load_tests faults [--cameras 100 --down 10]
+    python -m load_tests jackson [--cameras 1500 --preset 720p15 --duration 600 --probe ...]
+    python -m load_tests plan   --cameras N --preset P --viewers V [--results FILE]
 
 Starts its own Redis, hub and replay-mode simulators on loopback, or measures running services
 (``--redis-url`` with ``--hub-url``/``--sim-url``). Writes results.json, summary.md and PNG
@@ -15,6 +17,7 @@ plots to ``--out`` (default ``results/load/<timestamp>-<mode>/``).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -30,7 +33,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m load_tests",
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=("ramp", "soak", "faults"))
+    p.add_argument("mode", choices=("ramp", "soak", "faults"),
+                   help="(also: jackson, plan: python -m load_tests jackson|plan --help)")
     p.add_argument("--cameras", type=int, default=None,
                    help="largest camera count (ramp, default 300) or the load (soak/faults, "
                    "default 100)")
@@ -132,8 +136,80 @@ def run(cfg: LoadConfig, progress: Progress) -> dict[str, Any]:
         return {cfg.mode: scenario(e, cfg, progress)}
 
 
+def jackson_parser() -> argparse.ArgumentParser:
+    from load_tests import jackson
+
+    p = argparse.ArgumentParser(prog="python -m load_tests jackson",
+                                description=jackson.__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cameras", type=int, default=1500, help="the contract's cameras")
+    p.add_argument("--preset", default="720p15")
+    p.add_argument("--duration", type=float, default=600.0, help="seconds of the main run")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--fraction", type=float, default=1.0,
+                       help="run this fraction of --cameras (default all)")
+    which.add_argument("--probe", type=lambda raw: [float(x) for x in raw.split(",") if x],
+                       default=None, help="fractions to try in turn, e.g. 0.1,0.2,0.33,0.5,1; "
+                       "the main run uses the largest that held")
+    p.add_argument("--probe-seconds", type=float, default=40.0)
+    p.add_argument("--workers", type=int, default=2, help="hub workers sharing leases")
+    p.add_argument("--viewers", type=int, default=4, help="wall pages (WebSocket clients)")
+    p.add_argument("--tiles", type=int, default=16, help="cameras per wall page")
+    p.add_argument("--sim-cameras", type=int, default=500, help="cameras per simulator")
+    p.add_argument("--masters", type=int, default=3, help="Redis Cluster masters")
+    p.add_argument("--replicas", type=int, default=0, help="replicas per master")
+    p.add_argument("--sample", type=float, default=30.0, help="seconds per window")
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--plain", action="store_true")
+    return p
+
+
+def jackson_main(argv: list[str]) -> int:
+    import json
+
+    from load_tests import jackson
+    from load_tests.provenance import record
+    from load_tests.stack import environment
+    from simulators.presets import preset
+
+    args = jackson_parser().parse_args(argv)
+    try:
+        chosen = preset(args.preset)
+    except Exception as err:  # ConfigError: one clear line
+        jackson_parser().error(str(err))
+    if not 0 < args.fraction <= 1 or any(not 0 < f <= 1 for f in args.probe or []):
+        jackson_parser().error("fractions must be in (0, 1]")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    out = args.out or Path("results/load") / \
+        f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-jackson"
+    started = time.time()
+    doc = results.document("jackson", ["jackson", *argv], started, vars(args) | {
+        "out": str(out)}, jackson.SLO, chosen.size, chosen.fps, 4, preset=chosen.name)
+    load_before = list(os.getloadavg())
+    phases = (len(args.probe) if args.probe else 0) + 1
+    with Progress(phases, "Jackson end to end", plain=True if args.plain else None) as progress, \
+            environment(args.cameras, chosen.size, chosen.fps, split=True,
+                        preset=chosen.name) as e:
+        doc["jackson"] = jackson.run(e, args, progress)
+    doc = results.finish(doc)
+    doc["provenance"] = record(chosen.name, {"before": load_before,
+                                             "end": doc["machine"]["load_end"]})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / "summary.md").write_text(jackson.markdown(doc))
+    print(f"load_tests: wrote {out / 'results.json'}, {out / 'summary.md'}")
+    print(jackson.markdown(doc))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["jackson"]:
+        return jackson_main(argv[1:])
+    if argv[:1] == ["plan"]:
+        from load_tests import plan
+
+        return plan.main(argv[1:])
     args = parser().parse_args(argv)
     try:
         cfg = config(args, argv)

@@ -64,7 +64,7 @@ SCHEMA: dict[str, Any] = {
                  "versions", "codec", "config", "slo"],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
-        "mode": {"enum": ["ramp", "soak", "faults"]},
+        "mode": {"enum": ["ramp", "soak", "faults", "jackson"]},
         "started": {"type": "string"}, "finished": {"type": "string"},
         "command": {"type": "string"},
         "machine": {"type": "object",
