@@ -19,6 +19,7 @@ from typing import Any
 from rtcc.compiled import TRUE_WORDS
 from rtcc.errors import ConfigError
 from rtcc.logs import redact_url
+from rtcc.vocabulary import SERVE_ROLES, ServeRole
 
 _TRUE = set(TRUE_WORDS)
 _FALSE = {"0", "false", "no", "off"}
@@ -73,6 +74,16 @@ def _positive(cast: Callable[[str], Any]) -> Callable[[str], Any]:
     return check
 
 
+def _at_least(low: int, cast: Callable[[str], Any]) -> Callable[[str], Any]:
+    def check(raw: str) -> Any:
+        value = cast(raw)
+        if value < low:
+            raise ValueError(f"expected a value >= {low}")
+        return value
+
+    return check
+
+
 def _log_level(raw: str) -> str:
     low = raw.strip().lower()
     if low not in _LOG_LEVELS:
@@ -105,15 +116,10 @@ def _timezone(raw: str) -> str:
     return name
 
 
-ROLES = ("all", "hub", "wall", "analyzer")
-"""What one ``rtcc serve`` process runs (``--role``): everything, or one tier of a scaled-out
-deployment (docs/architecture.md, "Scaling out")."""
-
-
-def _role(raw: str) -> str:
+def _role(raw: str) -> ServeRole:
     low = raw.strip().lower()
-    if low not in ROLES:
-        raise ValueError(f"expected one of {', '.join(ROLES)}")
+    if low not in SERVE_ROLES:
+        raise ValueError(f"expected one of {', '.join(SERVE_ROLES)}")
     return low
 
 
@@ -199,6 +205,10 @@ class Settings:
     request_max_area: float = _setting(
         _positive(_float), "largest footage-request area in square miles", default=0.5
     )
+    request_k: int = _setting(
+        _at_least(2, _int), "fewest request-tier cameras a footage request may ask, and below "
+        "which the police see a count as 'fewer than k' (docs/security.md)", default=3
+    )
     clip_store_url: str = _setting(
         _clip_url, "cameras' local store for approved clips older than the live buffer, "
         "{camera} = id (rtcc sim: http://127.0.0.1:9710/cams/{camera}/clip); empty: live only",
@@ -207,7 +217,7 @@ class Settings:
     clip_store_token: str = _setting(str, "Bearer token of RTCC_CLIP_STORE_URL", secret=True,
                                      default="")
     # --- scaling out (several processes; docs/architecture.md, "Scaling out") ---
-    role: str = _setting(_role, "what rtcc serve runs: all, hub, wall or analyzer",
+    role: ServeRole = _setting(_role, "what rtcc serve runs: all, hub, wall or analyzer",
                          default="all")
     worker_id: str = _setting(
         _worker_id, "this process's name among hub workers and analyzer consumers; empty: "

@@ -31,7 +31,6 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessi
 
 from rtcc.errors import (
     AuthError,
-    Forbidden,
     InvalidInput,
     MediaError,
     MethodNotAllowed,
@@ -45,6 +44,7 @@ from rtcc.ingest.passthrough import EncodedFrame, install_passthrough
 from rtcc.ingest.supervisor import CameraWorker
 from rtcc.media.h264 import split_annexb
 from rtcc.media.sdp import parse_sdp
+from rtcc.vocabulary import CameraState
 
 log = logging.getLogger(__name__)
 
@@ -67,25 +67,25 @@ class WhipWorker(CameraWorker):
     session: WhipSession | None = None
 
     async def run(self) -> None:
-        self.set_state("connecting", "waiting for a WHIP publisher")
+        self.set_state(CameraState.CONNECTING, "waiting for a WHIP publisher")
         try:
             await asyncio.Future()  # runs until the hub cancels it
         except asyncio.CancelledError:
             self.playing = False
-            self.set_state("stopped", "hub stopping")
+            self.set_state(CameraState.STOPPED, "hub stopping")
             raise
 
     def attach(self, session: WhipSession) -> None:
         self.session = session
         self.playing = False
         self.sink.reset()
-        self.set_state("connecting", "publisher connecting (ICE/DTLS)")
+        self.set_state(CameraState.CONNECTING, "publisher connecting (ICE/DTLS)")
 
     def detach(self, session: WhipSession, reason: str) -> None:
         if self.session is session:
             self.session = None
             self.playing = False
-            self.set_state("connecting", f"waiting for a WHIP publisher ({reason})")
+            self.set_state(CameraState.CONNECTING, f"waiting for a WHIP publisher ({reason})")
 
     def on_frame(self, session: WhipSession, frame: EncodedFrame) -> None:
         if self.session is not session:
@@ -102,20 +102,23 @@ class WhipEndpoint:
     def __init__(self, lookup: Callable[[str], CameraWorker | None]) -> None:
         self._lookup = lookup
         self.sessions: dict[str, WhipSession] = {}
+        self._warned: set[str] = set()
 
     def _worker(self, request: web.Request) -> WhipWorker:
+        # One answer for an unknown camera, one without a token and a wrong token: this route
+        # is open to anyone on the network, who must not learn which camera ids exist
+        # (docs/security.md). Why a camera was refused goes to the log.
         cam = request.match_info["cam"]
         worker = self._lookup(cam)
-        if not isinstance(worker, WhipWorker):
-            raise NotFound(f"no WHIP camera {cam!r} on this hub", "cam")
-        expected = worker.source.token
-        if not expected:
-            raise Forbidden(f"camera {cam!r} has no WHIP token configured; give it a 'token' "
-                            "in the sources file")
+        expected = worker.source.token if isinstance(worker, WhipWorker) else None
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                                  expected.encode()):
+        if not isinstance(worker, WhipWorker) or not expected or scheme.lower() != "bearer" \
+                or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            if isinstance(worker, WhipWorker) and not expected and cam not in self._warned:
+                self._warned.add(cam)  # once: probes must not flood the log
+                log.warning("WHIP camera %s has no token configured; give it a 'token' in the "
+                            "sources file", cam)
             raise AuthError("missing or wrong bearer token", realm="rtcc-whip")
         return worker
 

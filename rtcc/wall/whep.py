@@ -38,6 +38,7 @@ from rtcc.errors import (
     UnsupportedMediaType,
 )
 from rtcc.ice import restrict_host_candidates
+from rtcc.registry.police_view import not_live_message
 from rtcc.wall.access import (
     EVENT_VIEW_REFUSED,
     EVENT_VIEW_START,
@@ -118,16 +119,16 @@ class WhepService:
         if not self.hub.is_live(cam):
             await self.audit.record(viewer, EVENT_VIEW_REFUSED, cam,
                                     {"via": "whep", "reason": "not_live"})
-            raise Forbidden(f"camera {cam} is not live-consented")
+            raise Forbidden(not_live_message(cam))
         if len(self.sessions) >= self.max_sessions:
             raise Busy("too many WHEP sessions", retry_after=5)
         await self.audit.record(viewer, EVENT_VIEW_START, cam, {"via": "whep"})
         try:
             session = await self._open(cam, viewer, offer)
-        except ConsentError as err:
+        except ConsentError:
             await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
                                     {"via": "whep", "reason": "revoked", "seconds": 0})
-            raise Forbidden(str(err)) from None
+            raise Forbidden(not_live_message(cam)) from None
         except (ValueError, OperationError, InvalidAccessError) as err:
             # aiortc rejects a malformed or incompatible offer
             await self.audit.record(viewer, EVENT_VIEW_STOP, cam,

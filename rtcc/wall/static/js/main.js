@@ -216,7 +216,8 @@ async function loadMap() {
     state.map.render(doc);
     performance.mark("wall-map-drawn");
     state.map.setWatched(new Set(state.tiles.keys()));
-    $("#map-note").textContent = "";
+    // Map data under the ODbL is credited wherever it is shown.
+    $("#map-note").textContent = doc.attribution ? `Map data ${doc.attribution}` : "";
   } catch (err) {
     $("#map-note").textContent = `map unavailable: ${err.message}`;
   }
@@ -291,7 +292,7 @@ async function focusCamera(cam) {
   panel.hidden = false;
   $("#focus-title").textContent = cam;
   const rows = [
-    ["Owner", info.household ? `household ${info.household}` : "city camera"],
+    ["Owner", info.household ? `household ${info.household}` : info.type === "city" ? "city camera" : "not shown (shared live only)"],
     ["Type", info.type],
     ["Consent tier", info.tier],
     ["Facing", `${Math.round(info.direction)}° · ${Math.round(info.fov)}° wide · ${Math.round(info.range)} m`],
