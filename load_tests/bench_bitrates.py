@@ -2,7 +2,7 @@
 
     python -m load_tests.bench_bitrates [--presets 360p10,720p15,1080p15,1536p15] [--repeat 3]
         [--side 360p10=200,720p15=200,1080p15=100,1536p15=60]
-        [--ladder 360p10=500,1000;720p15=250,500,1000;1080p15=150,300,500;1536p15=100,200,350]
+        [--ladder '360p10=200,500,1000;720p15=100,250,500,1000;1080p15=75,150,300,500;...']
         [--window 8] [--warmup 6] [--sim-cameras 500] [--max-load 2.0] [--force]
         [--out results/bench_bitrates/<UTC timestamp>]
 
@@ -55,8 +55,9 @@ from rtcc import keys
 from simulators.presets import NAMES, preset
 
 DEFAULT_SIDE = {"360p10": 200, "720p15": 200, "1080p15": 100, "1536p15": 60}
-DEFAULT_LADDER = {"360p10": [500, 1000], "720p15": [250, 500, 1000],
-                  "1080p15": [150, 300, 500], "1536p15": [100, 200, 350]}
+DEFAULT_LADDER = {"360p10": [200, 500, 1000], "720p15": [100, 250, 500, 1000],
+                  "1080p15": [75, 150, 300, 500], "1536p15": [50, 100, 200, 350]}
+"""Several counts per preset: load_tests.plan fits a fixed part and a part per stream to them."""
 MEMORY_SAMPLE = 20
 
 
