@@ -1,7 +1,7 @@
 // Starts the wall's paint workers while the rest of the page is still loading.
 //
 // A paint worker loads and compiles its own modules before it can take a tile; started from
-// main.js it came up 0.5-1.2 s after the page began (main.js's own modules load first), after the
+// main.js it came up 0.4-1.2 s after the page began (main.js's own modules load first), after the
 // tiles of a 64-tile page had been made, so they all began decoding and painting on the main
 // thread (the cold-start path of workers.js), which delayed their first pictures and every frame
 // the main thread received. This module has no imports and runs as soon as it arrives; it starts
