@@ -77,7 +77,7 @@ def parse_ladder(raw: str) -> dict[str, list[int]]:
     return out
 
 
-def spread(values: list[float]) -> dict[str, float | None]:
+def spread(values: list[Any]) -> dict[str, float | None]:
     clean = [v for v in values if v is not None and math.isfinite(v)]
     if not clean:
         return {"median": None, "min": None, "max": None, "n": 0}

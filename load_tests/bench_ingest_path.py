@@ -32,6 +32,7 @@ per byte, by construction.
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
 from collections.abc import Callable
@@ -155,11 +156,11 @@ class Copies:
 
 def _counters() -> tuple[int, int]:
     try:
-        from rtcc.ingest import _sink_c
-        from rtcc.media import _rtp_c
+        sink_c = importlib.import_module("rtcc.ingest._sink_c")
+        rtp_c = importlib.import_module("rtcc.media._rtp_c")
     except ImportError:
         return 0, 0
-    return _rtp_c.bytes_copied(), _sink_c.bytes_copied()
+    return int(rtp_c.bytes_copied()), int(sink_c.bytes_copied())
 
 
 def run(cameras: int, streams: list[list[bytes]], stage: str, fps: float = FPS,
