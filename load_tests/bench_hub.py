@@ -45,6 +45,7 @@ from typing import Any
 from load_tests.baselines import run_baselines
 from load_tests.measure import delivered, scrape, wait_live
 from load_tests.procs import Child, cpu_seconds, free_port
+from load_tests.provenance import header, record
 from load_tests.stack import Env, environment
 from rtcc.ingest.compiled import describe
 
@@ -196,6 +197,7 @@ def main() -> int:
     print(f"bench_hub: {platform.node()} {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, load average {os.getloadavg()}; compiled twins: "
           f"{describe()}", flush=True)
+    print(header(record(args.preset, {"before": list(os.getloadavg())})), flush=True)
     results: list[dict[str, Any]] = []
     with environment(biggest, args.size, args.fps, preset=args.preset) as e:
         plan: list[tuple[str, int]] = [("rtsp", n) for n in rtsp]
@@ -221,7 +223,9 @@ def main() -> int:
             results.append(median_of(runs))
     report(results)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps(
+            {"provenance": record(args.preset, {"end": list(os.getloadavg())}),
+             "results": results}, indent=1))
     return 0
 
 

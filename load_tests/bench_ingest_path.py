@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from typing import Any
 import redis.asyncio as aredis
 
 from load_tests.bench_media import make_stream
+from load_tests.provenance import header, record
 from rtcc.channels import ChannelWriter
 from rtcc.ingest.compiled import describe
 from rtcc.ingest.gate import ConsentGate
@@ -232,6 +234,7 @@ def main() -> None:
         for stage in stages[r % 3:] + stages[: r % 3]:
             elapsed, frames = run(args.cameras, templates, stage, fps, copies)
             times[stage].append(elapsed / frames * 1e6)
+    print(header(record(args.preset, {"before": list(os.getloadavg())})))
     size = statistics.mean(len(c) for c in templates[0])
     print(f"{args.cameras} cameras, {args.seconds:g} s each, {size / 1000:.1f} kB per frame "
           f"on the wire ({args.preset or '640x360 busy'}); medians of {args.runs} runs (CPU "
