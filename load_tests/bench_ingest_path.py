@@ -14,7 +14,8 @@ measured without the noise of a whole stack:
 * ``+ sink``: the same, on to the real :class:`FrameSink` (parameter sets, ground-truth SEI,
   the consent gate, the writer's bounded queues);
 * ``+ batch``: and the writer's batch encoding every 20 ms of stream (``ChannelWriter.add_frame``
-  and RESP packing), as ``FrameWriter._write_batch`` does before its single socket write.
+  and RESP packing, ``pack_parts``), as ``FrameWriter._write_batch`` does before its one
+  gathered socket write.
 
 The stream is real H.264 from libx264 (640x360, 10 fps, 1 s GOP) with the ground-truth SEI of 3
 subjects, packetized by rtcc's packetizer (1,200-byte payloads); with ``--preset`` it is a
@@ -24,7 +25,8 @@ Figures are medians over ``--runs``.
 
 **Bytes copied per byte delivered**: the compiled twins count the bytes they copy out of the
 reads (access-unit assembly: slices, FU-A fragments, a packet joined across two reads) and into
-the Annex-B access unit; the batch encoding's join is counted here. The event loop's own copy of
+the Annex-B access unit; the batch encoding's join (of the small parts: access units of 2 kB and
+more are written by reference) is counted here. The event loop's own copy of
 each read (uvloop's ``data_received`` bytes) and the kernel's are not in these counts: one each
 per byte, by construction.
 """
@@ -48,7 +50,7 @@ from rtcc.channels import ChannelWriter
 from rtcc.ingest.compiled import describe
 from rtcc.ingest.gate import ConsentGate
 from rtcc.ingest.metrics import HubMetrics
-from rtcc.ingest.resp import pack
+from rtcc.ingest.resp import pack_parts
 from rtcc.ingest.rtsp_client import _Stream, _TcpProtocol
 from rtcc.ingest.sink import FrameSink
 from rtcc.ingest.writer import FrameWriter
@@ -153,7 +155,7 @@ class Copies:
     annexb: int = 0
     """Bytes the compiled sink copied into Annex-B access units."""
     batch: int = 0
-    """Bytes of the joined RESP batches."""
+    """Bytes joined into the RESP batches (large access units go by reference)."""
 
 
 def _counters() -> tuple[int, int]:
@@ -196,7 +198,8 @@ def run(cameras: int, streams: list[list[bytes]], stage: str, fps: float = FPS,
                 for frame in batch:
                     writer.channels.add_frame(cmds, frame, now_ms)
                     delivered += len(frame.au)
-                batched += len(pack(cmds))
+                # What the writer sends: the small parts joined, large payloads by reference.
+                batched += sum(len(p) for p in pack_parts(cmds) if type(p) is bytes)
         if stage != "+ batch":
             writer._take_frames()  # keep the queues short, as the writer task would
     elapsed = time.process_time() - start
