@@ -17,7 +17,6 @@ plots to ``--out`` (default ``results/load/<timestamp>-<mode>/``).
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -161,6 +160,12 @@ def jackson_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=float, default=30.0, help="seconds per window")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--plain", action="store_true")
+    p.add_argument("--max-load", type=float, default=2.0,
+                   help="refuse to start above this 1-minute load average (default 2.0)")
+    p.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait for the load to fall below --max-load")
+    p.add_argument("--force", action="store_true",
+                   help="run on a busy machine anyway (the results are marked busy)")
     return p
 
 
@@ -168,11 +173,13 @@ def jackson_main(argv: list[str]) -> int:
     import json
 
     from load_tests import jackson
-    from load_tests.provenance import record
+    from load_tests.provenance import LoadGuard, record
     from load_tests.stack import environment
     from simulators.presets import preset
 
     args = jackson_parser().parse_args(argv)
+    guard = LoadGuard(args.max_load, args.force, args.wait)
+    guard.check("load_tests jackson")
     try:
         chosen = preset(args.preset)
     except Exception as err:  # ConfigError: one clear line
@@ -185,15 +192,15 @@ def jackson_main(argv: list[str]) -> int:
     started = time.time()
     doc = results.document("jackson", ["jackson", *argv], started, vars(args) | {
         "out": str(out)}, jackson.SLO, chosen.size, chosen.fps, 4, preset=chosen.name)
-    load_before = list(os.getloadavg())
     phases = (len(args.probe) if args.probe else 0) + 1
-    with Progress(phases, "Jackson end to end", plain=True if args.plain else None) as progress, \
+    with guard, Progress(phases, "Jackson end to end",
+                         plain=True if args.plain else None) as progress, \
             environment(args.cameras, chosen.size, chosen.fps, split=True,
                         preset=chosen.name) as e:
         doc["jackson"] = jackson.run(e, args, progress)
     doc = results.finish(doc)
-    doc["provenance"] = record(chosen.name, {"before": load_before,
-                                             "end": doc["machine"]["load_end"]})
+    doc["provenance"] = record(chosen.name, guard.summary())
+    doc["busy"] = guard.busy
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     (out / "summary.md").write_text(jackson.markdown(doc))

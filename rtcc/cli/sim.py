@@ -181,14 +181,14 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     clock = SimClock(time_scale, scenario.start)
     scene = Scene(world, scenario.rates, seed=seed)
     replay = args.replay or bool(args.replay_file)
+    if args.replay_file and (args.preset or args.size or args.fps):
+        raise ConfigError("--replay-file: the recording sets the size and frame rate "
+                          "(drop --preset, --size and --fps)")
     recordings = tuple(load_recording(Path(f)) for f in args.replay_file)
     if recordings:
         if len({(r.fps, r.width, r.height) for r in recordings}) > 1:
             raise ConfigError("--replay-file: the recordings differ in frame rate or size "
                               "(one fleet serves one stream format)")
-        if args.preset or args.size or args.fps:
-            raise ConfigError("--replay-file: the recording sets the size and frame rate "
-                              "(drop --preset, --size and --fps)")
         width, height, fps = recordings[0].width, recordings[0].height, recordings[0].fps
     # A preset sets the rate control; the scenario's qp applies to its own stream settings.
     qp = camera_qp(None if args.preset else scenario.qp, stream.bitrate, replay=replay)
@@ -218,7 +218,8 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("starting %d camera(s)%s at %dx%d, %g fps (%s)", len(plans),
-             " in replay mode" if replay else "", width, height, fps, stream.name)
+             " in replay mode" if replay else "", width, height, fps,
+             "recorded" if recordings else stream.name)
     try:
         async with Fleet(plans, options, faults=faults) as fleet:
             metrics = MetricsServer(fleet_registry(fleet), host=settings.host,

@@ -22,12 +22,14 @@ def test_jackson_smoke(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "load_tests", "jackson", "--cameras", "8", "--preset", "360p10",
          "--fraction", "0.5", "--duration", "6", "--sample", "3",
-         "--viewers", "1", "--tiles", "4", "--sim-cameras", "4", "--plain", "--out", str(out)],
+         "--viewers", "1", "--tiles", "4", "--sim-cameras", "4", "--plain", "--force",
+         "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=170)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     doc = json.loads((out / "results.json").read_text())
     assert doc["mode"] == "jackson"
     assert doc["provenance"]["preset"] == "360p10" and doc["provenance"]["git"]["commit"]
+    assert doc["provenance"]["load"]["before"] and "busy" in doc
     assert doc["codec"]["preset"] == "360p10"
     j = doc["jackson"]
     assert j["probes"] == [] and j["fraction"] == 0.5
