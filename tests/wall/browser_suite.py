@@ -134,7 +134,7 @@ def test_every_tile_decodes_frames(wall: Page) -> None:
 
 def test_screenshot_of_the_wall(wall: Page) -> None:
     RESULTS.mkdir(exist_ok=True)
-    wait_for(wall, "document.querySelectorAll('#map svg .camera').length > 0", 10, "the map")
+    wait_for(wall, "() => window.wall.mapReady === true", 10, "the map")
     wall.wait_for_timeout(1500)  # let the fps/latency badges fill in
     wall.screenshot(path=str(RESULTS / "wall.png"))
     wall.locator(".map-panel").screenshot(path=str(RESULTS / "wall-map.png"))
