@@ -32,6 +32,7 @@ const TILE = 256;
 const BUDGET_MOVING_MS = 4;
 const BUDGET_STILL_MS = 5;
 const BUDGET_FIRST_MS = 40; // the first drawing of a new map: nothing on screen to keep smooth
+// (a page with other work in its first seconds, such as the wall's video tiles, asks for less)
 const CHUNK = 250; // features drawn between checks of the frame budget
 const STREET_WIDTH_M = { street: 7, sidewalk: 2 };
 const EARTH_M = 40075016.686; // equator, metres: Web Mercator's 256 px at zoom 0
@@ -64,6 +65,7 @@ class Scheduler {
     this.busyMs = 0;
     this.moving = false;
     this.first = false;
+    this.firstBudgetMs = BUDGET_FIRST_MS;
     this.runs = []; // milliseconds of drawing in each animation frame (the latest 5,000)
   }
 
@@ -78,7 +80,7 @@ class Scheduler {
   run() {
     this.pending = false;
     const t0 = performance.now();
-    const budget = this.first ? BUDGET_FIRST_MS
+    const budget = this.first ? this.firstBudgetMs
       : this.moving ? BUDGET_MOVING_MS : BUDGET_STILL_MS;
     while (this.jobs.length && performance.now() - t0 < budget) {
       const job = this.jobs[0];
@@ -186,13 +188,16 @@ class TileLayer extends L.GridLayer {
 export class RtccMap extends EventTarget {
   // container: an empty element with a height. options:
   //   label: what a screen reader hears for the map;
-  //   onCamera(id): a camera marker was clicked (or chosen with the keyboard).
-  constructor(container, { label = "Map of the neighbourhood", onCamera = null } = {}) {
+  //   onCamera(id): a camera marker was clicked;
+  //   firstBudgetMs: milliseconds of drawing per frame until the map is first drawn.
+  constructor(container, { label = "Map of the neighbourhood", onCamera = null,
+    firstBudgetMs = BUDGET_FIRST_MS } = {}) {
     super();
     this.container = container;
     this.onCamera = onCamera;
     this.colours = coloursOf(container);
     this.scheduler = new Scheduler();
+    this.scheduler.firstBudgetMs = firstBudgetMs;
     this.data = null;
     this.document = null;
     this.watched = new Set();
@@ -218,10 +223,21 @@ export class RtccMap extends EventTarget {
     this.leaflet.on("mousemove", (e) => this.hover(e));
   }
 
+  // Asks for the map document now; the next load() draws it (a page with more urgent work in
+  // its first moments fetches early and draws later).
+  prefetch(path = "/api/map") {
+    this.prefetched = { path, started: performance.now(),
+      got: getDocument(path, this.document) };
+    this.prefetched.got.catch(() => {}); // load() reports it
+    return this;
+  }
+
   // Fetches the map document (only when changed since the last load) and draws it.
   async load(path = "/api/map") {
-    const t0 = performance.now();
-    const got = await getDocument(path, this.document);
+    const early = this.prefetched?.path === path ? this.prefetched : null;
+    this.prefetched = null;
+    const t0 = early ? early.started : performance.now();
+    const got = await (early ? early.got : getDocument(path, this.document));
     this.stats.fetchMs = performance.now() - t0;
     this.document = got;
     if (!got.changed && this.data) return this.data;

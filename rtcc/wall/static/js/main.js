@@ -358,11 +358,13 @@ async function start() {
   $("#wall").hidden = false;
   if (params.get("map") === "large") toggleLargeMap(true);
   if (!state.map) {
+    // The tiles' first pictures come first: the map draws at most 10 ms per frame meanwhile.
     state.map = new RtccMap($("#map"), { label: "Map of the neighbourhood and its cameras",
-      onCamera: focusCamera });
+      onCamera: focusCamera, firstBudgetMs: 10 });
   }
-  // The map does not wait for the camera list either: both are asked for at once.
-  const mapLoaded = loadMap();
+  // The map document is asked for at once, with the camera list; it is drawn once the tiles
+  // exist (their first pictures come first).
+  state.map.prefetch();
   let doc;
   try {
     doc = await getJson("/api/wall/cameras");
@@ -379,6 +381,7 @@ async function start() {
   $("#user").textContent = state.session.user;
   layoutTiles();
   performance.mark("wall-tiles");
+  const mapLoaded = loadMap();
   state.events = openEvents();
   state.events.on("down", () => logEvent("notices: reconnecting", "warn"));
   if (["operator", "admin"].includes(state.session.role)) {
