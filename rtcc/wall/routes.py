@@ -26,7 +26,7 @@ from rtcc.wall.access import Viewer, bearer_token
 from rtcc.wall.metrics import WallCollector
 from rtcc.wall.service import Wall
 from rtcc.wall.ws import WallSession, authenticate_socket, new_socket
-from rtcc.web import errors
+from rtcc.web import errors, headers
 from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def setup(app: web.Application) -> None:
     registry, served at ``/metrics`` by :mod:`rtcc.metrics`)."""
     registry_of(app)
     errors.setup(app)
+    headers.setup(app)  # the page's Content-Security-Policy and frame/referrer policies
     app.cleanup_ctx.append(_wall_ctx)
     app.router.add_get("/", to_page)
     app.router.add_get("/wall", to_page)
