@@ -15,6 +15,7 @@ from aiohttp import web
 from rtcc.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
+from rtcc.registry.consent import check_time
 from rtcc.registry.evidence import EvidenceStore
 from rtcc.registry.requests import Requests
 from rtcc.registry.store import Registry
@@ -98,13 +99,14 @@ def parse_bound(value: str | None, tz: tzinfo, field: str, *, end: bool) -> floa
             if end:
                 day += timedelta(days=1)
             start = datetime.combine(day, time(0), tzinfo=tz).timestamp()
-            return start - 1e-6 if end else start
+            return check_time(start - 1e-6 if end else start, field)
         if text.replace(".", "", 1).isdigit():
-            return float(text)
+            return check_time(float(text), field)
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{field}: {value!r} is not a date (YYYY-MM-DD), an ISO 8601 time or "
-                           "unix seconds", field) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.timestamp()
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz)
+        return check_time(parsed.timestamp(), field)
+    except (ValueError, OverflowError):
+        shown = repr(value) if len(value) <= 40 else f"{value[:37]!r}..."
+        raise InvalidInput(f"{field}: {shown} is not a date (YYYY-MM-DD), an ISO 8601 time or "
+                           "unix seconds between 1970 and 2099", field) from None
