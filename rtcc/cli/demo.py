@@ -232,7 +232,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 async def _seed(urls: Any, demo: DemoWorld, sources: dict[str, str], user: str,
-                password: str) -> str:
+                password: str, settings: Settings) -> str:
     """Import the world, point the registry at the simulators, create the login; returns the
     login name (another one when ``user`` exists already in a shared Redis)."""
     import redis.asyncio as aredis
@@ -241,7 +241,7 @@ async def _seed(urls: Any, demo: DemoWorld, sources: dict[str, str], user: str,
     from rtcc.registry.audit import Actor
     from rtcc.registry.importer import import_world
     from rtcc.registry.store import Registry
-    from rtcc.registry.users import Users
+    from rtcc.registry.users import UserPolicy, Users
 
     state = aredis.Redis.from_url(urls.state)
     try:
@@ -250,7 +250,7 @@ async def _seed(urls: Any, demo: DemoWorld, sources: dict[str, str], user: str,
         await import_world(registry, demo.world, actor=actor, source=str(demo.path))
         for cam, url in sources.items():
             await registry.set_source(cam, url, actor=actor)
-        users = Users(state)
+        users = Users(state, policy=UserPolicy.from_settings(settings))
         name = user
         for _ in range(5):
             try:
@@ -333,7 +333,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 password = secrets.token_urlsafe(9)
                 install_event_loop_policy()
-                login = asyncio.run(_seed(urls, demo, sources, args.user, password))
+                login = asyncio.run(_seed(urls, demo, sources, args.user, password,
+                                          settings))
 
                 def ready(port: int) -> None:
                     # Only the URL printed: a wildcard bind (an explicit --host) is shown as
