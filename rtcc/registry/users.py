@@ -34,7 +34,7 @@ from typing import Any
 import redis.asyncio as aredis
 
 from rtcc import keys
-from rtcc.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
+from rtcc.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound, TokenExpired
 from rtcc.registry import token_events
 from rtcc.registry.audit import Actor, begin
 from rtcc.registry.consent import format_time, parse_time
@@ -283,7 +283,7 @@ class Users:
             ttl = self.policy.session_ttl if kind == "session" else self.policy.token_ttl
             expires = float(raw.get("created") or 0) + ttl
         if (time.time() if now is None else now) >= expires:
-            raise AuthError("token expired")
+            raise TokenExpired("token expired")
         found = await self.find(raw.get("user", ""))
         if found is None or found[0].revoked:
             raise AuthError("invalid token")

@@ -21,10 +21,12 @@ from aiohttp import web
 
 from rtcc.errors import AuthError, Forbidden, NotFound, RtccError
 from rtcc.metrics import registry_of
+from rtcc.registry.users import UserPolicy
 from rtcc.registry.webutil import CONSENT_CACHE, USER
 from rtcc.wall.access import Viewer, bearer_token
 from rtcc.wall.metrics import WallCollector
 from rtcc.wall.service import Wall
+from rtcc.wall.whep import WhepLimits
 from rtcc.wall.ws import WallSession, authenticate_socket, new_socket
 from rtcc.web import errors, headers
 from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
@@ -38,7 +40,9 @@ WALL = web.AppKey("wall", Wall)
 async def _wall_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     wall = Wall(app[STATE_REDIS], app[LIVE_REDIS], tz=settings.registry_tz,
-                world=settings.world, cache=app.get(CONSENT_CACHE))
+                world=settings.world, cache=app.get(CONSENT_CACHE),
+                policy=UserPolicy.from_settings(settings),
+                whep_limits=WhepLimits.from_settings(settings))
     await wall.start()
     app[WALL] = wall
     collector = WallCollector(wall)
@@ -92,11 +96,13 @@ async def socket(request: web.Request) -> web.WebSocketResponse:
     wall = request.app[WALL]
     ws = new_socket()
     await ws.prepare(request)
-    viewer = await authenticate_socket(ws, wall.access, request.remote or "")
-    if viewer is not None:
+    authenticated = await authenticate_socket(ws, wall.access, request.remote or "")
+    if authenticated is not None:
+        viewer, token = authenticated
         wall.pages += 1
         try:
-            await WallSession(ws, viewer, wall.hub, wall.access).run()
+            await WallSession(ws, viewer, wall.hub, wall.access, auth=wall.access, token=token,
+                              tokens=wall.tokens).run()
         finally:
             wall.pages -= 1
     return ws
