@@ -138,8 +138,9 @@ def bench_sweep(repeats: int, baseline: bool) -> dict[str, Any]:
 
 def _frames(n: int, cams: int, seed: int = 3) -> list[tuple[str, int, int, bytes]]:
     """(cam, seq, t, meta JSON) of ``n`` delivered frames, 0-4 subjects each."""
+    from rtcc.vocabulary import PERSON_ROLES
+
     rng = random.Random(seed)
-    roles = ["resident", "visitor", "delivery", "dog_walker", "passer_by"]
     bands = ["identify", "recognise", "observe", "detect", "monitor", None]
     out = []
     t0 = 1_800_000_000_000_000
@@ -147,7 +148,7 @@ def _frames(n: int, cams: int, seed: int = 3) -> list[tuple[str, int, int, bytes
         cam, seq = f"cam-{i % cams:04d}", i // cams
         subjects = []
         for _ in range(rng.randrange(5)):
-            role = rng.choice(roles)
+            role = rng.choice(PERSON_ROLES)
             subjects.append({
                 "id": f"p{rng.randrange(500)}",
                 # A camera sees its own street: the ~20 households around it, not the city.

@@ -35,6 +35,7 @@ from rtcc.media.sei import (
     find_ground_truth_json,
     insert_sei,
 )
+from rtcc.vocabulary import PERSON_ROLES
 
 WIDTH, HEIGHT, FPS = 640, 360, 10
 # aiortc packs at most PACKET_MAX payload bytes; give ours the same packet size.
@@ -65,7 +66,7 @@ def street_frame(i: int) -> np.ndarray:
 def subjects(n: int) -> tuple[Subject, ...]:
     return tuple(
         Subject(f"p-{k:04d}", f"hh-{k:04d}" if k % 4 else None,
-                ("resident", "visitor", "delivery", "dog_walker", "passer_by")[k % 5],
+                PERSON_ROLES[k % 5],
                 3.7 + k, ("identify", "recognise", "observe", "detect", "monitor")[k % 5],
                 (12 * k, 40 + k, 24, 60), k % 3 == 0)
         for k in range(n)

@@ -48,6 +48,7 @@ from rtcc.registry.importer import CameraSeed, import_seeds
 from rtcc.registry.store import CameraInfo, HouseholdInfo, Registry
 from rtcc.registry.txn import text_map
 from rtcc.registry.users import Users
+from rtcc.vocabulary import TIERS
 
 ADMIN = Actor("bench", "admin", "127.0.0.1")
 TARGET_LOOKUPS = 200_000
@@ -60,7 +61,7 @@ def build_registry(n: int, seed: int = 7) -> tuple[list[HouseholdInfo], list[Cam
                   for i in range(n // 2)]
     cams = []
     for i in range(n):
-        tier = rng.choices(["none", "registry", "request", "live"], [30, 20, 17, 33])[0]
+        tier = rng.choices(TIERS, [30, 20, 17, 33])[0]
         cams.append(CameraSeed(CameraInfo(f"cam-{i:05d}", households[i // 2].id, "doorbell",
                                           -90.18 + i * 1e-5, 32.30), tier))
     return households, cams

@@ -24,6 +24,7 @@ from load_tests.config import LoadConfig
 from load_tests.pipeline import Pipeline
 from load_tests.progress import Progress
 from load_tests.stack import Env
+from rtcc.vocabulary import CameraState
 
 INTERVAL = 0.5
 T = TypeVar("T")
@@ -75,7 +76,7 @@ class Monitor:
         self._reconnects = rec
         self._totals["describes"] += self._describe_increments()
         point = {"t": round(time.time() - self.t0, 3), "phase": phase,
-                 "live": (hub or {}).get("states", {}).get("live", 0),
+                 "live": (hub or {}).get("states", {}).get(CameraState.LIVE, 0),
                  "delivering": sum(1 for v in recent.values() if v > 0),
                  "frames_written": sum(written.values()),
                  "reconnects": self._totals["reconnects"],

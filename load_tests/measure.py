@@ -24,6 +24,7 @@ from typing import Any
 import redis as sync_redis
 
 from rtcc import keys
+from rtcc.vocabulary import CameraState
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? ([0-9.eE+-]+|NaN|[+-]Inf)$',
                      re.M)
@@ -47,7 +48,7 @@ def wait_live(client: sync_redis.Redis, cams: list[str], timeout: float,
         pipe = client.pipeline(transaction=False)
         for cam in cams:
             pipe.hget(keys.camera_state(cam), "state")
-        live = sum(1 for s in pipe.execute() if s == b"live")
+        live = sum(1 for s in pipe.execute() if s == CameraState.LIVE.encode())
         if live == len(cams) or time.monotonic() >= deadline:
             break
         time.sleep(0.5)
@@ -184,9 +185,9 @@ def startup(client: sync_redis.Redis, cams: list[str], since: float,
             continue
         t = float(f.get(b"t", b"0") or 0)
         state = f.get(b"state", b"").decode()
-        if state == "connecting":
+        if state == CameraState.CONNECTING:
             first_conn.setdefault(cam, t)
-        elif state == "live":
+        elif state == CameraState.LIVE:
             first_live.setdefault(cam, t)
     first_frame: dict[str, float] = {}
     start = f"{since_ms}-0"

@@ -21,6 +21,7 @@ from load_tests.measure import finite
 from load_tests.pipeline import Pipeline, measure_window
 from load_tests.progress import Progress
 from load_tests.stack import Env
+from rtcc.vocabulary import CameraState
 
 
 def summarize(n: int, w: dict[str, Any], cfg: LoadConfig, startup: dict[str, Any] | None,
@@ -33,7 +34,7 @@ def summarize(n: int, w: dict[str, Any], cfg: LoadConfig, startup: dict[str, Any
     hub = w["procs"].get("hub", {})
     step: dict[str, Any] = {
         "cameras": n,
-        "streams_up": int(w["hub"]["states"].get("live", 0)),
+        "streams_up": int(w["hub"]["states"].get(CameraState.LIVE, 0)),
         "seconds": round(seconds, 3),
         "expected_frames": round(n * cfg.fps * seconds),
         "frames": f["frames"],

@@ -17,6 +17,7 @@ from load_tests import measure
 from load_tests.config import LoadConfig
 from load_tests.progress import Progress
 from load_tests.ramp import summarize
+from rtcc.vocabulary import CameraState
 
 
 def _hub(url: str) -> dict[str, Any]:
@@ -46,7 +47,8 @@ def window(client: sync_redis.Redis, cfg: LoadConfig) -> tuple[int, dict[str, An
                    "sim": zero, "redis": zero},
          "hub": {"frames_in": h1["frames_in"] - h0["frames_in"],
                  "reconnects": h1["reconnects"] - h0["reconnects"],
-                 "states": h1["states"] if cfg.hub_url else {"live": frames["cameras_seen"]},
+                 "states": (h1["states"] if cfg.hub_url
+                            else {CameraState.LIVE: frames["cameras_seen"]}),
                  "drops": {k: v - h0["drops"].get(k, 0.0) for k, v in h1["drops"].items()},
                  "loop_lag_ms_mean": None,
                  "loop_lag_ms_last": 1000 * h1["loop_lag_s"] if "loop_lag_s" in h1 else None},

@@ -23,6 +23,7 @@ from redis.exceptions import ResponseError
 
 from rtcc import keys
 from rtcc.connections import is_cluster
+from rtcc.vocabulary import CameraState
 
 Command = tuple[Any, ...] | list[bytes]
 """One Redis command: a tuple of its arguments (bytes, str or numbers), or a list of byte
@@ -78,11 +79,13 @@ class FrameMeta:
 
 
 @dataclass(frozen=True, slots=True)
-class CameraState:
+class StateRecord:
     """The ``rtcc:{cam}:state`` hash."""
 
     cam: str
     state: str
+    """A :class:`~rtcc.vocabulary.CameraState` when the hub writes it; :func:`read_state` gives
+    the stored word unchecked (the wall shows a word it does not know as reconnecting)."""
     reason: str = ""
     since: float = 0.0
     source: str = ""
@@ -170,15 +173,16 @@ class ChannelWriter:
         It expires with the live window so a stopped camera leaves nothing behind."""
         cmds.append(("SET", keys.gop(cam), entry_id, "PX", self.window_ms))
 
-    def set_state(self, cmds: list[Command], state: CameraState) -> None:
+    def set_state(self, cmds: list[Command], state: StateRecord) -> None:
         """Write the state hash and keep ``rtcc:cameras:live`` in step with it."""
         cmds.append(("HSET", keys.camera_state(state.cam), "state", state.state,
                      "reason", state.reason, "since", f"{state.since:.3f}",
                      "source", state.source, "reconnects", state.reconnects,
                      "frames", state.frames))
-        cmds.append(("SADD" if state.state == "live" else "SREM", keys.LIVE_CAMERAS, state.cam))
+        cmds.append(("SADD" if state.state == CameraState.LIVE else "SREM", keys.LIVE_CAMERAS,
+                     state.cam))
 
-    def add_event(self, cmds: list[Command], state: CameraState) -> None:
+    def add_event(self, cmds: list[Command], state: StateRecord) -> None:
         """Append a state change to ``rtcc:cameras:events`` (capped)."""
         cmds.append(("XADD", keys.CAMERA_EVENTS, "MAXLEN", "~", self.events_maxlen, "*",
                      "cam", state.cam, "state", state.state, "reason", state.reason,
@@ -291,12 +295,12 @@ async def _xread_cluster(redis: Any, after: Mapping[str, str], *, count: int | N
         await asyncio.sleep(min(CLUSTER_POLL_S, max(0.0, deadline - time.monotonic())))
 
 
-async def read_state(redis: aredis.Redis, cam: str) -> CameraState | None:
+async def read_state(redis: aredis.Redis, cam: str) -> StateRecord | None:
     raw = await redis.hgetall(keys.camera_state(cam))
     if not raw:
         return None
     f = {_s(k): _s(v) for k, v in raw.items()}
-    return CameraState(
+    return StateRecord(
         cam=cam, state=f.get("state", ""), reason=f.get("reason", ""),
         since=float(f.get("since") or 0), source=f.get("source", ""),
         reconnects=int(f.get("reconnects") or 0), frames=int(f.get("frames") or 0),

@@ -19,6 +19,7 @@ from typing import Any
 from rtcc.compiled import TRUE_WORDS
 from rtcc.errors import ConfigError
 from rtcc.logs import redact_url
+from rtcc.vocabulary import SERVE_ROLES, ServeRole
 
 _TRUE = set(TRUE_WORDS)
 _FALSE = {"0", "false", "no", "off"}
@@ -112,15 +113,10 @@ def _timezone(raw: str) -> str:
     return name
 
 
-ROLES = ("all", "hub", "wall", "analyzer")
-"""What one ``rtcc serve`` process runs (``--role``): everything, or one tier of a scaled-out
-deployment (docs/architecture.md, "Scaling out")."""
-
-
-def _role(raw: str) -> str:
+def _role(raw: str) -> ServeRole:
     low = raw.strip().lower()
-    if low not in ROLES:
-        raise ValueError(f"expected one of {', '.join(ROLES)}")
+    if low not in SERVE_ROLES:
+        raise ValueError(f"expected one of {', '.join(SERVE_ROLES)}")
     return low
 
 
@@ -245,7 +241,7 @@ class Settings:
     whep_sessions_per_user: int = _setting(
         _positive(_int), "WHEP sessions one user may hold at once", default=4)
     # --- scaling out (several processes; docs/architecture.md, "Scaling out") ---
-    role: str = _setting(_role, "what rtcc serve runs: all, hub, wall or analyzer",
+    role: ServeRole = _setting(_role, "what rtcc serve runs: all, hub, wall or analyzer",
                          default="all")
     worker_id: str = _setting(
         _worker_id, "this process's name among hub workers and analyzer consumers; empty: "

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rtcc.errors import ConfigError
+from rtcc.vocabulary import TIERS
 
 GRAMMAR = """\
 SPEC     := ITEM ("," ITEM)*
@@ -45,7 +46,7 @@ with items = ["stall:cam-0001@30s+5s", ...] or spec = "...". Example:
 """
 
 KINDS = ("stall", "disconnect", "reboot", "spike", "loss", "corrupt", "skew", "consent")
-CONSENT_VALUES = ("live", "none", "registry", "request", "toggle")
+CONSENT_VALUES = (*sorted(TIERS), "toggle")
 
 _DURATION_RULE = {  # kind -> "required" | "optional" | "forbidden"
     "stall": "required", "reboot": "required", "disconnect": "forbidden",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rtcc.vocabulary import PersonRole
 from simulators import colours as col
 
 SKIN, HAIR, SHIRT, SLEEVE, TROUSERS, SHOES, PARCEL = range(1, 8)
@@ -38,7 +39,7 @@ def _yuv_palette(colours: dict[int, col.RGB], n: int) -> np.ndarray:
     return pal
 
 
-def figure_for(pid: str, role: str) -> Figure:
+def figure_for(pid: str, role: PersonRole) -> Figure:
     """The look of person ``pid`` (deterministic)."""
     h = zlib.crc32(pid.encode())
     height = 1.6 + 0.3 * ((h >> 8) % 1000) / 1000.0

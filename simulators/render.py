@@ -39,6 +39,7 @@ import shapely
 
 from rtcc.media.encoder import H264Encoder, decode_annexb
 from rtcc.media.sei import Subject
+from rtcc.vocabulary import PersonRole
 from rtcc.world.dori import band_at
 from rtcc.world.model import Camera, World
 from rtcc.world.visibility import visibility_polygon
@@ -257,7 +258,7 @@ class CameraRenderer:
             hidden[max(0, my0 - y):max(0, my1 - y), max(0, mx0 - x):max(0, mx1 - x)] = True
         return bool(hidden.mean() >= MASKED_SHARE)
 
-    def figure(self, pid: str, role: str) -> Figure:
+    def figure(self, pid: str, role: PersonRole) -> Figure:
         fig = self._figures.get(pid)
         if fig is None:
             if len(self._figures) > 4096:
@@ -300,7 +301,7 @@ class CameraRenderer:
         rows = []
         for i in self._visible(state):
             xy = state.xy[i]
-            pid, role = str(state.ids[i]), str(state.roles[i])
+            pid, role = str(state.ids[i]), state.roles[i]  # roles checked by the scene
             fig = self.figure(pid, role)
             fb = self._bbox(xy, fig.height)
             bbox = self._clip(fb) if fb is not None else None

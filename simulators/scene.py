@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rtcc.world.model import ROLES, World
+from rtcc.vocabulary import PERSON_ROLES, PersonRole
+from rtcc.world.model import World
 from simulators.clock import DAY
 from simulators.rates import SceneRates
 from simulators.trips import MAX_SPILL, Track, TripPlanner
@@ -63,11 +64,11 @@ class SegmentTable:
     def __init__(self, tracks: Sequence[Track]) -> None:
         index: dict[str, int] = {}
         ids: list[str] = []
-        roles: list[str] = []
+        roles: list[PersonRole] = []
         hhs: list[str | None] = []
         parts_t, parts_xy, parts_who = [], [], []
         for tr in tracks:
-            if tr.role not in ROLES:
+            if tr.role not in PERSON_ROLES:
                 raise ValueError(f"track {tr.id}: unknown role {tr.role!r}")
             if tr.id not in index:
                 index[tr.id] = len(ids)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rtcc.vocabulary import PersonRole
 from rtcc.world.model import World
 from simulators.clock import DAY
 from simulators.rates import SceneRates
@@ -43,7 +44,7 @@ class Track:
     A repeated position is a wait."""
 
     id: str
-    role: str
+    role: PersonRole
     household: str | None
     t: np.ndarray
     xy: np.ndarray
@@ -87,7 +88,7 @@ class _Walk:
             self.xy.append(self.here.reshape(1, 2))
         return self
 
-    def track(self, pid: str, role: str, household: str | None) -> Track:
+    def track(self, pid: str, role: PersonRole, household: str | None) -> Track:
         return Track(pid, role, household, np.concatenate(self.t), np.vstack(self.xy))
 
 

@@ -161,6 +161,7 @@ def _world_summary(demo: DemoWorld) -> list[str]:
     from collections import Counter
 
     from rtcc.exposure.static import analyze
+    from rtcc.vocabulary import TIERS
 
     world = demo.world
     tiers = Counter(world.camera_consent(c) for c in world.cameras)
@@ -169,7 +170,7 @@ def _world_summary(demo: DemoWorld) -> list[str]:
     return [
         f"  {demo.description}",
         f"  {len(world.households)} households, {len(world.cameras)} cameras: "
-        + ", ".join(f"{tiers.get(t, 0)} {t}" for t in ("live", "request", "registry", "none")),
+        + ", ".join(f"{tiers.get(t, 0)} {t}" for t in reversed(TIERS)),
         f"  {s.live_cameras} live cameras see {s.exposed_non_consenting} of the "
         f"{s.non_consenting} households that never opted in (consent leakage {leak})",
     ]

@@ -21,7 +21,8 @@ import redis.asyncio as aredis
 from rtcc.config import Settings
 from rtcc.errors import AuthError, InvalidInput
 from rtcc.logs import redact_url
-from rtcc.registry.consent import TIERS, effective_tier, format_time, is_live
+from rtcc.registry.consent import effective_tier, format_time, is_live
+from rtcc.vocabulary import TIERS
 
 EXAMPLES = """examples:
   rtcc registry import scenarios/jackson.geojson
@@ -35,7 +36,7 @@ EXAMPLES = """examples:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "registry", help="the opt-in consent registry",
-        description="Households, cameras and consent tiers (none, registry, request, live) with "
+        description=f"Households, cameras and consent tiers ({', '.join(TIERS)}) with "
         "expiry, daily schedules and history.", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from rtcc.cli.argtypes import positive_float
 from rtcc.config import Settings
+from rtcc.vocabulary import SERVE_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--world", metavar="FILE",
                    help="world file (GeoJSON) for the wall's map [RTCC_WORLD]")
     scale = p.add_argument_group("scaling out")
-    scale.add_argument("--role", choices=("all", "hub", "wall", "analyzer"),
+    scale.add_argument("--role", choices=SERVE_ROLES,
                        help="what this process runs [RTCC_ROLE, default all]: hub = ingest "
                        "(+ /metrics, /api/hub/*), wall = monitor wall and registry API, "
                        "analyzer = live exposure analyzer (a consumer-group member)")

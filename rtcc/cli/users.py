@@ -13,6 +13,7 @@ import sys
 import redis.asyncio as aredis
 
 from rtcc.config import Settings
+from rtcc.vocabulary import USER_ROLES
 
 EXAMPLES = """examples:
   rtcc users add chief --role admin
@@ -25,7 +26,6 @@ Every token expires: a browser login after RTCC_SESSION_TTL (12 h), an API token
 RTCC_TOKEN_TTL (30 days) unless --expires says otherwise (a duration such as 12h or 90d, or an ISO
 8601 time; at most a year).
 """
-ROLES = ("admin", "operator", "resident", "auditor")
 EXPIRES_HELP = ("when the API token expires: a duration such as 12h or 90d, or an ISO 8601 time "
                 "(default: RTCC_TOKEN_TTL, 30 days; at most a year)")
 
@@ -33,14 +33,14 @@ EXPIRES_HELP = ("when the API token expires: a duration such as 12h or 90d, or a
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "users", help="users, roles and API tokens",
-        description="Users with a role (admin, operator, resident, auditor) and API tokens "
+        description=f"Users with a role ({', '.join(USER_ROLES)}) and API tokens "
         "(stored only as sha256; shown once).", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     a = actions.add_parser("add", parents=[common], help="add a user and print their token")
     a.add_argument("name", metavar="NAME")
-    a.add_argument("--role", dest="user_role", required=True, choices=ROLES)
+    a.add_argument("--role", dest="user_role", required=True, choices=USER_ROLES)
     a.add_argument("--household", metavar="ID", help="the household of a resident")
     a.add_argument("--password-stdin", action="store_true",
                    help="read a password for POST /api/login from the first line of stdin")

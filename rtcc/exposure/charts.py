@@ -16,12 +16,15 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
+from rtcc.vocabulary import PersonRole
+
 BLUE, ORANGE, VERMILLION, GREEN = "#0072B2", "#E69F00", "#D55E00", "#009E73"
 SKY, YELLOW, PURPLE, GREY = "#56B4E9", "#F0E442", "#CC79A7", "#888888"
-ROLE_COLOURS = {"resident": BLUE, "visitor": ORANGE, "delivery": GREEN, "dog_walker": PURPLE,
-                "passer_by": SKY}
-ROLE_LABELS = {"resident": "Residents", "visitor": "Visitors", "delivery": "Delivery drivers",
-               "dog_walker": "Dog walkers", "passer_by": "Passers-by"}
+ROLE_COLOURS: dict[PersonRole, str] = {
+    "resident": BLUE, "visitor": ORANGE, "delivery": GREEN, "dog_walker": PURPLE, "passer_by": SKY}
+ROLE_LABELS: dict[PersonRole, str] = {
+    "resident": "Residents", "visitor": "Visitors", "delivery": "Delivery drivers",
+    "dog_walker": "Dog walkers", "passer_by": "Passers-by"}
 BAND_LABELS = {"identify": "Identify (a stranger's face)", "recognise": "Recognise (someone known)",
                "observe": "Observe (what they do)", "detect": "Detect (a person is there)",
                "monitor": "Monitor (a crowd)", "beyond": "Beyond monitor"}

@@ -27,13 +27,14 @@ from types import MappingProxyType
 from typing import Any
 
 from rtcc.errors import ConfigError
-from rtcc.world.model import TIERS, World
+from rtcc.vocabulary import TIERS, Tier
+from rtcc.world.model import World
 
-LIVE = "live"
-_RANK = {tier: i for i, tier in enumerate(TIERS)}
+LIVE: Tier = "live"
+_RANK: dict[Tier, int] = {tier: i for i, tier in enumerate(TIERS)}
 
 
-def widest(tiers: Iterable[str]) -> str:
+def widest(tiers: Iterable[Tier]) -> Tier:
     """The most-shared tier among ``tiers`` (``none`` for no tiers)."""
     return max(tiers, key=_RANK.__getitem__, default="none")
 
@@ -42,8 +43,8 @@ def widest(tiers: Iterable[str]) -> str:
 class ConsentView:
     """Household and camera tiers for one analysis. Read-only."""
 
-    households: Mapping[str, str]
-    cameras: Mapping[str, str]
+    households: Mapping[str, Tier]
+    cameras: Mapping[str, Tier]
     source: str = "world"
     """Where the tiers came from, for reports: ``world``, ``file PATH`` or ``registry``."""
     notes: tuple[str, ...] = field(default=())
@@ -59,8 +60,8 @@ class ConsentView:
     def live_cameras(self) -> tuple[str, ...]:
         return tuple(cid for cid, tier in self.cameras.items() if tier == LIVE)
 
-    def replace(self, *, households: Mapping[str, str] | None = None,
-                cameras: Mapping[str, str] | None = None, source: str | None = None
+    def replace(self, *, households: Mapping[str, Tier] | None = None,
+                cameras: Mapping[str, Tier] | None = None, source: str | None = None
                 ) -> ConsentView:
         return ConsentView(
             households=_frozen(households) if households is not None else self.households,
@@ -70,7 +71,7 @@ class ConsentView:
         )
 
 
-def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+def _frozen(mapping: Mapping[str, Tier]) -> Mapping[str, Tier]:
     return MappingProxyType(dict(mapping))
 
 
@@ -81,9 +82,9 @@ def from_world(world: World) -> ConsentView:
     return ConsentView(_frozen(households), _frozen(cameras), "world")
 
 
-def with_camera_tiers(world: World, camera_tiers: Mapping[str, str], *, source: str,
-                      unknown_cameras: str | None = None,
-                      household_tiers: Mapping[str, str] | None = None,
+def with_camera_tiers(world: World, camera_tiers: Mapping[str, Tier], *, source: str,
+                      unknown_cameras: Tier | None = None,
+                      household_tiers: Mapping[str, Tier] | None = None,
                       notes: tuple[str, ...] = ()) -> ConsentView:
     """Tiers for the world's cameras from a camera-level source.
 
@@ -98,7 +99,7 @@ def with_camera_tiers(world: World, camera_tiers: Mapping[str, str], *, source: 
             cameras[cid] = camera_tiers[cid]
         elif unknown_cameras is not None:
             cameras[cid] = unknown_cameras
-    own: dict[str, list[str]] = {}
+    own: dict[str, list[Tier]] = {}
     for cid, cam in world.cameras.items():
         if cam.household is not None and cid in camera_tiers:
             own.setdefault(cam.household, []).append(camera_tiers[cid])
@@ -114,8 +115,8 @@ def with_camera_tiers(world: World, camera_tiers: Mapping[str, str], *, source: 
 # --- consent files ---------------------------------------------------------------------------
 
 
-def _tier(value: Any, where: str, path: str) -> str:
-    if not isinstance(value, str) or value not in _RANK:
+def _tier(value: Any, where: str, path: str) -> Tier:
+    if not isinstance(value, str) or value not in TIERS:
         raise ConfigError(
             f"--consent {path}: {where}: unknown consent tier {value!r} "
             f"(expected one of {', '.join(TIERS)})")
@@ -179,9 +180,9 @@ def load_consent_file(world: World, path: str | Path) -> ConsentView:
                              household_tiers=household_tiers)
 
 
-def _section(doc: Any, name: str, path: str, known: Mapping[str, Any]) -> dict[str, str]:
+def _section(doc: Any, name: str, path: str, known: Mapping[str, Any]) -> dict[str, Tier]:
     """A mapping id -> tier, or a list of records ``{"id": ..., "tier"|"consent": ...}``."""
-    out: dict[str, str] = {}
+    out: dict[str, Tier] = {}
     if isinstance(doc, Mapping):
         items = [(f"{name}.{key}", key, value) for key, value in doc.items()]
     elif isinstance(doc, list):
@@ -209,7 +210,7 @@ def _registry_export(world: World, doc: Mapping[str, Any], shown: str) -> Consen
     cams = doc.get("cameras")
     if not isinstance(cams, list):
         raise ConfigError(f"--consent {shown}: cameras: expected a list of camera records")
-    tiers: dict[str, str] = {}
+    tiers: dict[str, Tier] = {}
     for i, rec in enumerate(cams):
         if not isinstance(rec, Mapping) or not isinstance(rec.get("id"), str):
             raise ConfigError(f"--consent {shown}: cameras[{i}]: expected an object with a "
@@ -219,7 +220,7 @@ def _registry_export(world: World, doc: Mapping[str, Any], shown: str) -> Consen
     return registry_view(world, tiers, source=f"registry export {shown}")
 
 
-def registry_view(world: World, camera_tiers: Mapping[str, str], *, source: str) -> ConsentView:
+def registry_view(world: World, camera_tiers: Mapping[str, Tier], *, source: str) -> ConsentView:
     """Tiers from the registry: cameras it does not know are not shared (``none``)."""
     stray = sorted(set(camera_tiers) - set(world.cameras))
     missing = sorted(set(world.cameras) - set(camera_tiers))

@@ -43,13 +43,12 @@ from redis.exceptions import RedisClusterException, RedisError
 from rtcc import keys
 from rtcc.channels import ensure_meta_group
 from rtcc.exposure.live_metrics import LiveMetrics
+from rtcc.vocabulary import HOUSEHOLD_ROLES
 
 log = logging.getLogger(__name__)
 
 BEYOND = "beyond"
 """Band label of a subject in view but beyond the camera's monitor distance."""
-HOUSEHOLD_ROLES = frozenset({"resident", "dog_walker"})
-"""Roles whose consent is their household's; every other role is non-consenting."""
 
 
 @dataclass(slots=True)

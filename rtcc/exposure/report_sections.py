@@ -16,9 +16,8 @@ from shapely.geometry.base import BaseGeometry
 from rtcc.exposure import charts
 from rtcc.exposure.mapsvg import DETAIL_LIMIT, legend, render_map
 from rtcc.exposure.results import BANDS, StaticResult, finer_or_equal
+from rtcc.vocabulary import PERSON_ROLES
 from rtcc.world.model import World
-
-ROLE_ORDER = ("resident", "visitor", "delivery", "dog_walker", "passer_by")
 
 
 def pct(x: float | None, digits: int | None = None) -> str:
@@ -165,7 +164,7 @@ def detail_section(r: StaticResult, live: Mapping[str, Any] | None) -> str:
         cols = (*BANDS, "beyond")
         rows = [(esc(charts.ROLE_LABELS[role]),
                  *(f"{by.get(role, {}).get(b, 0.0) / scale:,.1f}" for b in cols))
-                for role in ROLE_ORDER if role in by]
+                for role in PERSON_ROLES if role in by]
         parts.append(_table([f"person-{unit}", *cols], rows, set(range(1, len(cols) + 1))))
     else:
         counts = dict(r.summary.non_consenting_entrance_by_band)

@@ -16,7 +16,7 @@ from typing import Any
 
 from rtcc import __version__
 from rtcc.exposure.results import BANDS, Group, StaticResult
-from rtcc.world.model import TIERS
+from rtcc.vocabulary import TIERS
 
 SCHEMA_ID = "rtcc.exposure"
 SCHEMA_VERSION = "1.0"

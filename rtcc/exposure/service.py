@@ -27,6 +27,7 @@ from rtcc.exposure.live import LiveAnalyzer, read_aggregates
 from rtcc.exposure.live_metrics import LiveMetrics
 from rtcc.metrics import registry_of
 from rtcc.registry.cache import ConsentCache
+from rtcc.vocabulary import PERSON_ROLES
 from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def run_live(settings: Settings, consent: ConsentView, *, duration: float = 0.0
 def live_table(doc: dict[str, Any]) -> str:
     """Person-seconds per camera and role (non-consenting), for the terminal."""
     per: dict[str, dict[str, float]] = {}
-    roles = ("resident", "visitor", "delivery", "dog_walker", "passer_by")
+    roles = PERSON_ROLES
     for row in doc["streams"]:
         if not row["consenting"]:
             per.setdefault(row["camera"], dict.fromkeys(roles, 0.0))[row["role"]] += \

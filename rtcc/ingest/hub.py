@@ -62,6 +62,7 @@ from rtcc.metrics import registry_of
 from rtcc.metrics import setup as metrics_setup
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.webutil import CONSENT_CACHE, USER
+from rtcc.vocabulary import CameraState, UserRole
 from rtcc.web import errors
 from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
@@ -207,7 +208,7 @@ class Hub:
         while True:
             await asyncio.sleep(self.config.state_refresh)
             for worker in list(self.supervisor.workers.values()):
-                if worker.status.state in ("live", "gated"):
+                if worker.status.state in (CameraState.LIVE, CameraState.GATED):
                     self.writer.publish_state(worker.camera_state(), event=False)
             self.metrics.reconnect_tokens.set(self.budget.tokens)
 
@@ -246,7 +247,7 @@ class Hub:
 HUB = web.AppKey("hub", Hub)
 
 
-OPERATIONS_ROLES = ("admin", "operator", "auditor")
+OPERATIONS_ROLES: frozenset[UserRole] = frozenset({"admin", "operator", "auditor"})
 """Who may see worker states (sources, even redacted, tell where every camera is)."""
 
 

@@ -18,9 +18,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from rtcc.metrics import FrameHistogram
-
-#: Worker states a camera can be in (the ``state`` field of ``rtcc:{cam}:state``).
-CAMERA_STATES = ("connecting", "live", "backing_off", "gated", "failed", "stopped")
+from rtcc.vocabulary import CAMERA_STATES, CameraState
 
 #: Seconds; a frame should reach Redis well within 100 ms, so the resolution is finest there.
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5,
@@ -116,7 +114,7 @@ class HubMetrics:
         key = (camera_id, reason)
         self._drop_counts[key] = self._drop_counts.get(key, 0) + count
 
-    def set_state(self, camera_id: str, state: str) -> None:
+    def set_state(self, camera_id: str, state: CameraState) -> None:
         self.state.labels(camera_id).state(state)
 
     def dropped_total(self, camera_id: str | None = None, reason: str | None = None) -> int:

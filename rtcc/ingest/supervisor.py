@@ -9,10 +9,10 @@ together. ``RetryPolicy(retries=False)`` is the hook tests use to see a failure 
 instead of a retry. Model: Home Assistant's ``Stream._run_worker``; the jitter and global budget
 are what its users (and go2rtc's and MediaMTX's) ask for.
 
-Worker states (CONTRACT of ``rtcc:{cam}:state``): ``connecting``, ``live`` (playing and consent
-open), ``gated`` (playing, consent closed: frames are dropped at the gate), ``backing_off``
-(reason says why and when the next attempt is), ``failed`` (a permanent error such as rejected
-credentials, or retries disabled), ``stopped``.
+Worker states (CONTRACT of ``rtcc:{cam}:state``) are :class:`rtcc.vocabulary.CameraState`:
+``connecting``, ``live`` (playing and consent open), ``gated`` (playing, consent closed: frames
+are dropped at the gate), ``backing_off`` (reason says why and when the next attempt is),
+``failed`` (a permanent error such as rejected credentials, or retries disabled), ``stopped``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rtcc.channels import CameraState
+from rtcc.channels import StateRecord
 from rtcc.errors import RtccError
 from rtcc.ingest.gate import ConsentGate
 from rtcc.ingest.metrics import HubMetrics
@@ -33,6 +33,7 @@ from rtcc.ingest.sink import FrameSink
 from rtcc.ingest.sources import Source
 from rtcc.ingest.writer import FrameWriter
 from rtcc.logs import redact_credentials
+from rtcc.vocabulary import CameraState
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class WorkerStatus:
     cam: str
     kind: str
     source: str
-    state: str = "connecting"
+    state: CameraState = CameraState.CONNECTING
     reason: str = ""
     since: float = 0.0
     reconnects: int = 0
@@ -151,19 +152,19 @@ class CameraWorker:
     def cam(self) -> str:
         return self.source.id
 
-    def set_state(self, state: str, reason: str = "", *, event: bool = True) -> None:
+    def set_state(self, state: CameraState, reason: str = "", *, event: bool = True) -> None:
         st = self.status
         if state == st.state and reason == st.reason and st.since:
             return
         st.state, st.reason, st.since = state, reason, time.time()
         self.metrics.set_state(self.cam, state)
         self.writer.publish_state(self.camera_state(), event=event)
-        log.log(logging.WARNING if state in ("failed",) else logging.INFO,
+        log.log(logging.WARNING if state is CameraState.FAILED else logging.INFO,
                 "%s: %s%s", self.cam, state, f" ({reason})" if reason else "")
 
-    def camera_state(self) -> CameraState:
+    def camera_state(self) -> StateRecord:
         st = self.status
-        return CameraState(cam=st.cam, state=st.state, reason=st.reason, since=st.since,
+        return StateRecord(cam=st.cam, state=st.state, reason=st.reason, since=st.since,
                            source=st.source, reconnects=st.reconnects,
                            frames=self.sink.delivered)
 
@@ -177,9 +178,9 @@ class CameraWorker:
 
     def _apply_gate(self, live: bool) -> None:
         if live:
-            self.set_state("live")
+            self.set_state(CameraState.LIVE)
         else:
-            self.set_state("gated", "consent is not live")
+            self.set_state(CameraState.GATED, "consent is not live")
 
     def snapshot(self) -> dict[str, object]:
         st = self.status
@@ -213,7 +214,7 @@ class PullWorker(CameraWorker):
         first = True
         try:
             while True:
-                self.set_state("connecting", reason)
+                self.set_state(CameraState.CONNECTING, reason)
                 await self.budget.take()
                 if not first:
                     self.status.reconnects += 1
@@ -246,15 +247,15 @@ class PullWorker(CameraWorker):
                         self.policy.stable_after:
                     self.backoff.reset()
                 if not self.policy.retries:
-                    self.set_state("failed", reason)
+                    self.set_state(CameraState.FAILED, reason)
                     return
                 delay = self.policy.cap if permanent else self.backoff.next()
-                self.set_state("failed" if permanent else "backing_off",
+                self.set_state(CameraState.FAILED if permanent else CameraState.BACKING_OFF,
                                f"{reason}; retry in {delay:.1f}s")
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:
             self.playing = False
-            self.set_state("stopped", "hub stopping")
+            self.set_state(CameraState.STOPPED, "hub stopping")
             raise
 
 

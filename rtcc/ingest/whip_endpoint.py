@@ -45,6 +45,7 @@ from rtcc.ingest.passthrough import EncodedFrame, install_passthrough
 from rtcc.ingest.supervisor import CameraWorker
 from rtcc.media.h264 import split_annexb
 from rtcc.media.sdp import parse_sdp
+from rtcc.vocabulary import CameraState
 
 log = logging.getLogger(__name__)
 
@@ -67,25 +68,25 @@ class WhipWorker(CameraWorker):
     session: WhipSession | None = None
 
     async def run(self) -> None:
-        self.set_state("connecting", "waiting for a WHIP publisher")
+        self.set_state(CameraState.CONNECTING, "waiting for a WHIP publisher")
         try:
             await asyncio.Future()  # runs until the hub cancels it
         except asyncio.CancelledError:
             self.playing = False
-            self.set_state("stopped", "hub stopping")
+            self.set_state(CameraState.STOPPED, "hub stopping")
             raise
 
     def attach(self, session: WhipSession) -> None:
         self.session = session
         self.playing = False
         self.sink.reset()
-        self.set_state("connecting", "publisher connecting (ICE/DTLS)")
+        self.set_state(CameraState.CONNECTING, "publisher connecting (ICE/DTLS)")
 
     def detach(self, session: WhipSession, reason: str) -> None:
         if self.session is session:
             self.session = None
             self.playing = False
-            self.set_state("connecting", f"waiting for a WHIP publisher ({reason})")
+            self.set_state(CameraState.CONNECTING, f"waiting for a WHIP publisher ({reason})")
 
     def on_frame(self, session: WhipSession, frame: EncodedFrame) -> None:
         if self.session is not session:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aredis
 import redis.exceptions as rexc
 
-from rtcc.channels import CameraState, ChannelWriter, Command, Frame
+from rtcc.channels import ChannelWriter, Command, Frame, StateRecord
 from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.resp_cluster import connection_like
 
@@ -86,9 +86,9 @@ class FrameWriter:
         self.config = config or WriterConfig()
         self._queues: dict[str, _CameraQueue] = {}
         self._bytes = 0
-        self._states: dict[str, CameraState] = {}
+        self._states: dict[str, StateRecord] = {}
         self._dirty_states: set[str] = set()
-        self._events: collections.deque[CameraState] = collections.deque(
+        self._events: collections.deque[StateRecord] = collections.deque(
             maxlen=self.config.max_events)
         self._clears: set[str] = set()
         self._forgets: set[str] = set()
@@ -183,7 +183,7 @@ class FrameWriter:
         self._forgets.add(cam)
         self._wake.set()
 
-    def publish_state(self, state: CameraState, *, event: bool = True) -> None:
+    def publish_state(self, state: StateRecord, *, event: bool = True) -> None:
         """Record a camera's state; written (hash, live set, event stream) with the next batch."""
         self._states[state.cam] = state
         self._dirty_states.add(state.cam)
@@ -191,7 +191,7 @@ class FrameWriter:
             self._events.append(state)
         self._wake.set()
 
-    def state(self, cam: str) -> CameraState | None:
+    def state(self, cam: str) -> StateRecord | None:
         return self._states.get(cam)
 
     @property
@@ -356,7 +356,7 @@ class FrameWriter:
             if not q.frames:
                 q.skip_to_key = True
 
-    def _requeue_meta(self, states: list[CameraState], events: list[CameraState],
+    def _requeue_meta(self, states: list[StateRecord], events: list[StateRecord],
                       clears: set[str], forgets: set[str]) -> None:
         """State and channel operations are small and must not be lost: keep them."""
         self._dirty_states.update(s.cam for s in states if s.cam in self._states)

@@ -23,6 +23,7 @@ from typing import Any
 
 from rtcc.errors import MediaError
 from rtcc.media.h264 import NAL_SEI, VCL_TYPES, escape_rbsp, unescape_rbsp
+from rtcc.vocabulary import PERSON_ROLES, PersonRole
 
 GROUND_TRUTH_UUID: bytes = uuid.UUID("b7c8a1e2-5f3d-4e6a-9b1c-72746363a001").bytes
 
@@ -32,7 +33,7 @@ USER_DATA_UNREGISTERED = 5
 # JSON string quoting exactly as json.dumps(ensure_ascii=False) does it (the C version).
 _quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
-ROLES = frozenset({"resident", "visitor", "delivery", "dog_walker", "passer_by"})
+_ROLES: frozenset[PersonRole] = frozenset(PERSON_ROLES)  # a set: checked per subject per frame
 BANDS = frozenset({"identify", "recognise", "observe", "detect", "monitor"})
 
 
@@ -42,7 +43,7 @@ class Subject:
 
     id: str
     household: str | None
-    role: str
+    role: PersonRole
     d: float
     band: str | None
     bbox: tuple[int, int, int, int]
@@ -69,7 +70,7 @@ class Subject:
         if not 0 <= d < math.inf:
             raise MediaError(f"ground truth: subject {self.id!r}: distance {self.d} is not >= 0 "
                              "and finite")
-        if self.role not in ROLES:
+        if self.role not in _ROLES:
             raise MediaError(f"ground truth: subject {self.id!r}: unknown role {self.role!r}")
         if self.band is not None and self.band not in BANDS:
             raise MediaError(f"ground truth: subject {self.id!r}: unknown band {self.band!r}")
@@ -180,7 +181,7 @@ def _subject(doc: object, index: int) -> Subject:
             type(sid) is str
             and (household is None or type(household) is str)
             and type(role) is str
-            and role in ROLES
+            and role in _ROLES
             and (type(d) is float or type(d) is int)
             and 0 <= d < math.inf
             and (band is None or (type(band) is str and band in BANDS))
@@ -205,7 +206,7 @@ def _subject_checked(doc: object, where: str) -> Subject:
     sid = _field(doc, "id", where, str)
     household = _field(doc, "household", where, str, nullable=True)
     role = _field(doc, "role", where, str)
-    if role not in ROLES:
+    if role not in _ROLES:
         raise MediaError(f"ground truth: {where}role: unknown role {role!r}")
     d = doc.get("d")
     if isinstance(d, bool) or not isinstance(d, int | float) or not math.isfinite(d) or d < 0:

@@ -28,6 +28,7 @@ from rtcc.registry.webutil import (
     read_json,
     require,
 )
+from rtcc.vocabulary import USER_ROLES
 
 routes = web.RouteTableDef()
 _MAX_LIMIT = 10000
@@ -44,7 +45,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/logout")
 async def logout(request: web.Request) -> web.Response:
-    user = require(request, "admin", "operator", "resident", "auditor")
+    user = require(request, *USER_ROLES)
     await request.app[USERS].logout(request[TOKEN], actor=user.actor(client_ip(request)))
     return web.json_response({"logged_out": user.name})
 

@@ -20,17 +20,17 @@ from aiohttp import web
 
 from rtcc.errors import Forbidden, InvalidInput, NotFound
 from rtcc.registry.audit import Actor
-from rtcc.registry.consent import TIERS, effective_tier
+from rtcc.registry.consent import effective_tier
 from rtcc.registry.importer import export_registry
 from rtcc.registry.store import RegisteredCamera, camera_json
 from rtcc.registry.webutil import AUDIT, REGISTRY, client_ip, read_json, require
+from rtcc.vocabulary import TIERS, USER_ROLES
 
 routes = web.RouteTableDef()
-ALL_ROLES = ("admin", "operator", "resident", "auditor")
 
 
 def _actor(request: web.Request) -> Actor:
-    return require(request, *ALL_ROLES).actor(client_ip(request))
+    return require(request, *USER_ROLES).actor(client_ip(request))
 
 
 def _visible(actor: Actor, cam: RegisteredCamera, now: float) -> bool:
@@ -59,7 +59,7 @@ def _json(request: web.Request, actor: Actor, cam: RegisteredCamera) -> dict[str
 
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
-    user = require(request, *ALL_ROLES)
+    user = require(request, *USER_ROLES)
     return web.json_response(user.as_json())
 
 

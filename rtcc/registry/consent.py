@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from rtcc.errors import InvalidInput
-
-TIERS = ("none", "registry", "request", "live")
-"""CONTRACT consent tiers, least to most shared (the same tuple as ``rtcc.world.model.TIERS``,
-repeated here so the hub's per-frame path does not import shapely; a test keeps them equal)."""
+from rtcc.vocabulary import TIERS, Tier
 
 ORIGINS = ("seed", "user")
 """Where a camera's current tier came from: a world file's seed, or a person (resident, admin)."""
@@ -45,14 +43,14 @@ class ConsentRecord:
 
     camera: str
     household: str | None
-    tier: str = "none"
+    tier: Tier = "none"
     expires: float | None = None
     schedule: str | None = None
     version: int = 0
     """The registry's CONSENT_VERSION right after this camera's last change."""
     updated: float = 0.0
     updated_by: str = ""
-    seed: str = "none"
+    seed: Tier = "none"
     """The tier the last world-file import proposed."""
     origin: str = "seed"
     """``seed`` while the tier is the imported one, ``user`` once a person changed it."""
@@ -74,19 +72,30 @@ class ConsentRecord:
 
     @classmethod
     def from_fields(cls, raw: dict[str, str]) -> ConsentRecord:
+        """The record from its hash fields; ValueError for a tier that is not one of TIERS."""
         expires = raw.get("expires") or ""
         return cls(
             camera=raw["id"],
             household=raw.get("household") or None,
-            tier=raw.get("tier") or "none",
+            tier=stored_tier(raw, "tier"),
             expires=float(expires) if expires else None,
             schedule=raw.get("schedule") or None,
             version=int(raw.get("version") or 0),
             updated=float(raw.get("updated") or 0.0),
             updated_by=raw.get("updated_by", ""),
-            seed=raw.get("seed") or "none",
+            seed=stored_tier(raw, "seed"),
             origin=raw.get("origin") or "seed",
         )
+
+
+def stored_tier(raw: Mapping[str, str], key: str) -> Tier:
+    """The tier in field ``key`` of a stored hash (``none`` when empty or absent); ValueError,
+    naming the hash's ``id``, for any other word."""
+    tier = raw.get(key) or "none"
+    if tier not in TIERS:
+        raise ValueError(f"{raw.get('id')!r}: unknown {key} {tier!r} "
+                         f"(expected one of {', '.join(TIERS)})")
+    return tier
 
 
 # --- schedules -----------------------------------------------------------------------------------
@@ -171,7 +180,7 @@ def expired(record: ConsentRecord, now: float) -> bool:
     return record.expires is not None and now >= record.expires
 
 
-def effective_tier(record: ConsentRecord, now: float) -> str:
+def effective_tier(record: ConsentRecord, now: float) -> Tier:
     """The tier in force at ``now``: ``none`` once the consent has expired. (A schedule only gates
     live viewing; it does not change the tier.)"""
     return "none" if expired(record, now) else record.tier
@@ -247,15 +256,15 @@ def _offset_change(start: float, end: float, tz: tzinfo) -> float | None:
 # --- validation of a change --------------------------------------------------------------------
 
 
-def check_tier(tier: object, field: str = "tier") -> str:
-    if not isinstance(tier, str) or tier not in TIERS:
+def check_tier(tier: object, field: str = "tier") -> Tier:
+    if tier not in TIERS:
         raise InvalidInput(f"unknown tier {tier!r} (expected one of {', '.join(TIERS)})", field)
     return tier
 
 
 def validate_change(
     tier: object, expires: object, schedule: object, now: float, tz: tzinfo = UTC
-) -> tuple[str, float | None, str | None]:
+) -> tuple[Tier, float | None, str | None]:
     """Check a requested consent change; return (tier, expires as unix time, canonical schedule).
 
     ``expires`` may be unix seconds, an ISO 8601 time (no offset = the registry's time zone) or a

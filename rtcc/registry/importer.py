@@ -38,6 +38,7 @@ from rtcc.registry.store import (
     camera_json,
 )
 from rtcc.registry.txn import Txn, commit
+from rtcc.vocabulary import Tier
 from rtcc.world.model import World
 
 FORMAT = "rtcc-registry/1"
@@ -46,7 +47,7 @@ FORMAT = "rtcc-registry/1"
 @dataclass(frozen=True, slots=True)
 class CameraSeed:
     info: CameraInfo
-    seed: str
+    seed: Tier
     """The tier the world file proposes for this camera."""
 
 
@@ -60,7 +61,7 @@ class ImportReport:
     """Cameras whose tier a person set and the file would change: the person's tier is kept."""
     unchanged: int = 0
     not_in_file: int = 0
-    changed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    changed: dict[str, tuple[Tier, Tier]] = field(default_factory=dict)
     """camera id -> (old tier, new tier) for every tier the import wrote."""
 
     def as_json(self) -> dict[str, Any]:
@@ -119,7 +120,7 @@ async def import_seeds(
             txn.hset(keys.household(h.id), h.fields())
             txn.op("SADD", keys.HOUSEHOLDS, h.id)
         counts = {"created": 0, "seeded": 0, "kept": 0, "unchanged": 0}
-        changed: dict[str, tuple[str, str]] = {}
+        changed: dict[str, tuple[Tier, Tier]] = {}
         for seed in cameras:
             before = existing.get(seed.info.id)
             info = _merged_info(seed.info, before)
@@ -153,7 +154,7 @@ def _merged_info(new: CameraInfo, before: RegisteredCamera | None) -> CameraInfo
 
 
 def _stage_camera(txn: Txn, stager: ConsentStager, before: RegisteredCamera | None,
-                  info: CameraInfo, seed: str, actor: Actor, now: float) -> str:
+                  info: CameraInfo, seed: Tier, actor: Actor, now: float) -> str:
     """Stage one camera of an import; returns created, seeded, kept or unchanged."""
     if before is None:
         record = ConsentRecord(info.id, info.household, seed, None, None, 0, now, actor.name,

@@ -37,10 +37,12 @@ from rtcc.registry.consent import (
     format_time,
     is_live,
     next_change,
+    stored_tier,
     validate_change,
 )
 from rtcc.registry.events import ConsentEvent
 from rtcc.registry.txn import Txn, commit, text, text_map
+from rtcc.vocabulary import Tier
 
 _INFO_FIELDS = ("type", "lon", "lat", "direction", "fov", "range", "width", "height", "source")
 
@@ -99,7 +101,7 @@ class RegisteredCamera:
 class HouseholdInfo:
     id: str
     residents: int = 0
-    seed: str = "none"
+    seed: Tier = "none"
     """The household's consent seed from the world file."""
 
     def fields(self) -> dict[str, str]:
@@ -107,7 +109,7 @@ class HouseholdInfo:
 
     @classmethod
     def from_fields(cls, raw: dict[str, str]) -> HouseholdInfo:
-        return cls(raw["id"], int(raw.get("residents") or 0), raw.get("seed") or "none")
+        return cls(raw["id"], int(raw.get("residents") or 0), stored_tier(raw, "seed"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +349,7 @@ class Registry:
         return _camera(text_map(raw)), int(text(version) or 0), parse_head(head)
 
     def _stage_change(
-        self, cam: RegisteredCamera, version: int, head: tuple[int, str], tier: str,
+        self, cam: RegisteredCamera, version: int, head: tuple[int, str], tier: Tier,
         expires: float | None, schedule: str | None, kind: str, actor: Actor, reason: str,
         now: float,
     ) -> tuple[Txn, RegisteredCamera]:

@@ -49,10 +49,10 @@ from rtcc.registry.credentials import (
 from rtcc.registry.login_limits import LoginLimits, LoginThrottle
 from rtcc.registry.token_events import TokenEvent
 from rtcc.registry.txn import Txn, commit, text, text_map
+from rtcc.vocabulary import USER_ROLES, UserRole
 
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "operator", "resident", "auditor")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 SESSION_TTL = 12 * 3600.0
 """A browser login's lifetime: one shift."""
@@ -84,7 +84,7 @@ class UserPolicy:
 @dataclass(frozen=True, slots=True)
 class User:
     name: str
-    role: str
+    role: UserRole
     household: str | None = None
     created: float = 0.0
     revoked: bool = False
@@ -141,7 +141,11 @@ class Users:
         if not raw:
             return None
         password = raw.get("password") or None
-        return User(name, raw.get("role", ""), raw.get("household") or None,
+        role = raw.get("role", "")
+        if role not in USER_ROLES:
+            raise ValueError(f"user {name!r}: unknown role {role!r} in the registry "
+                             f"(expected one of {', '.join(USER_ROLES)})")
+        return User(name, role, raw.get("household") or None,
                     float(raw.get("created") or 0), raw.get("revoked") == "1",
                     password is not None), password
 
@@ -171,8 +175,8 @@ class Users:
         check_name(name)
         if actor.role != "admin":
             raise Forbidden("only an admin may add users")
-        if role not in ROLES:
-            raise InvalidInput(f"unknown role {role!r} (expected one of {', '.join(ROLES)})",
+        if role not in USER_ROLES:
+            raise InvalidInput(f"unknown role {role!r} (expected one of {', '.join(USER_ROLES)})",
                                "role")
         if role == "resident" and not household:
             raise InvalidInput("a resident needs --household (the household they belong to)",

@@ -20,6 +20,7 @@ from rtcc.registry.evidence import EvidenceStore
 from rtcc.registry.requests import Requests
 from rtcc.registry.store import Registry
 from rtcc.registry.users import User, Users
+from rtcc.vocabulary import UserRole
 
 REGISTRY = web.AppKey("registry", Registry)
 USERS = web.AppKey("users", Users)
@@ -45,7 +46,7 @@ def client_ip(request: web.Request) -> str:
     return request.remote or ""
 
 
-def require(request: web.Request, *roles: str) -> User:
+def require(request: web.Request, *roles: UserRole) -> User:
     """The current user, if their role is one of ``roles``; else Forbidden (403)."""
     user = request[USER]
     if user.role not in roles:

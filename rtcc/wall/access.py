@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from rtcc.registry.audit import Actor, AuditLog, begin
 from rtcc.registry.txn import Txn, commit
 from rtcc.registry.users import Users
+from rtcc.vocabulary import UserRole
 
-VIEW_ROLES = frozenset({"admin", "operator"})
+VIEW_ROLES: frozenset[UserRole] = frozenset({"admin", "operator"})
 """Roles that may watch live video (auditors read the log; residents manage their own consent)."""
 
 EVENT_VIEW_START = "live.start"
@@ -30,7 +31,7 @@ why it ended (``reason``), for how long (``seconds``) and what was delivered."""
 @dataclass(frozen=True, slots=True)
 class Viewer:
     name: str
-    role: str
+    role: UserRole
     ip: str
     token_digest: str = ""
     """The sha256 of the token the viewer authenticated with ("" when unknown)."""

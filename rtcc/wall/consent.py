@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable, Iterable
 
 from rtcc.registry.cache import ConsentCache
-from rtcc.registry.consent import TIERS, ConsentRecord, effective_tier
+from rtcc.registry.consent import ConsentRecord, effective_tier
+from rtcc.vocabulary import TIERS, Tier
 
-_RANK = {tier: i for i, tier in enumerate(TIERS)}
+_RANK: dict[Tier, int] = {tier: i for i, tier in enumerate(TIERS)}
 
 
 class WallConsent:
-    def __init__(self, cache: ConsentCache, household_seeds: dict[str, str] | None = None
+    def __init__(self, cache: ConsentCache, household_seeds: dict[str, Tier] | None = None
                  ) -> None:
         self.cache = cache
         self.household_seeds = dict(household_seeds or {})
@@ -37,7 +38,7 @@ class WallConsent:
         for cam, household in cameras:
             self._place(cam, household)
 
-    def set_household_seeds(self, seeds: dict[str, str]) -> None:
+    def set_household_seeds(self, seeds: dict[str, Tier]) -> None:
         self.household_seeds = dict(seeds)
 
     def close(self) -> None:
@@ -58,13 +59,13 @@ class WallConsent:
             return any(self.cache.is_live(cam) for cam in cams)
         return self.household_seeds.get(household_id) == "live"
 
-    def camera_tier(self, camera_id: str, now: float | None = None) -> str:
+    def camera_tier(self, camera_id: str, now: float | None = None) -> Tier:
         record = self.cache.record(camera_id)
         if record is None:
             return "none"
         return effective_tier(record, time.time() if now is None else now)
 
-    def household_tier(self, household_id: str) -> str:
+    def household_tier(self, household_id: str) -> Tier:
         cams = self._cameras_of.get(household_id)
         if not cams:
             return self.household_seeds.get(household_id, "none")

@@ -5,8 +5,8 @@ A household is *non-consenting* for a stream when it has not opted in to ``live`
 counts the people in view and, among them, those who never agreed: only the residents (and
 their dog walkers) of a live-consenting household consented; everyone else is non-consenting,
 including visitors and delivery drivers at a live household (the household consented for itself,
-not for its guests) and passers-by. This is the same rule as the analyzer's
-(:data:`rtcc.exposure.live.HOUSEHOLD_ROLES`), so a tile's counter and the report agree.
+not for its guests) and passers-by. The analyzer uses the same rule and the same
+:data:`rtcc.vocabulary.HOUSEHOLD_ROLES`, so a tile's counter and the report agree.
 Subjects hidden by a privacy mask are not counted: the operator cannot see them.
 
 Pure: the caller passes a function that says whether a household consents to live now.
@@ -18,8 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-CONSENTING_ROLES = frozenset({"resident", "dog_walker"})
-"""Roles that share their household's consent; kept equal to the analyzer's HOUSEHOLD_ROLES."""
+from rtcc.vocabulary import HOUSEHOLD_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +54,7 @@ def count_exposure(meta: bytes | str | None, household_live: Callable[[str], boo
             continue
         people += 1
         household = subject.get("household")
-        consented = (subject.get("role") in CONSENTING_ROLES and isinstance(household, str)
+        consented = (subject.get("role") in HOUSEHOLD_ROLES and isinstance(household, str)
                      and household_live(household))
         if not consented:
             exposed += 1

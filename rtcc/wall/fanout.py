@@ -38,6 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rtcc import keys
 from rtcc.channels import Entry, read_gop, read_latest, read_state, xread_frames
 from rtcc.errors import ConsentError
+from rtcc.vocabulary import CameraState
 from rtcc.wall.exposure import count_exposure
 from rtcc.wall.frames import ViewerQueue, WallFrame
 from rtcc.wall.protocol import FrameHeader, pack_frame
@@ -56,14 +57,15 @@ SWEEP_SECONDS = 0.25
 STALL_SECONDS = 3.0
 """A followed camera without frames for this long is shown as reconnecting."""
 
-HUB_STATE_TO_TILE = {
-    "live": "live",
-    "connecting": "reconnecting",
-    "backing_off": "reconnecting",
-    "failed": "reconnecting",
-    "stopped": "reconnecting",
-    "gated": "revoked",
+HUB_STATE_TO_TILE: dict[str, str] = {
+    CameraState.LIVE: "live",
+    CameraState.CONNECTING: "reconnecting",
+    CameraState.BACKING_OFF: "reconnecting",
+    CameraState.FAILED: "reconnecting",
+    CameraState.STOPPED: "reconnecting",
+    CameraState.GATED: "revoked",
 }
+"""Tile state (the wall's words) of each worker state; a word not in it shows as reconnecting."""
 
 CloseCallback = Callable[[str, str], None]
 """``(camera_id, reason)``: the wall ended this viewer's subscription (``revoked``, ``closed``)."""

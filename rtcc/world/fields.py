@@ -12,19 +12,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from rtcc.vocabulary import TIERS
 from rtcc.world import osm
-from rtcc.world.model import CAMERA_TYPES, LENSES, TIERS, Building, Camera, Household, Mask, Street
+from rtcc.world.model import CAMERA_TYPES, LENSES, Building, Camera, Household, Mask, Street
 from rtcc.world.optics import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from rtcc.world.validate import Problems
 
 STREET_TYPES = ("street", "sidewalk")
+
+_Word = TypeVar("_Word", bound=str)
 
 
 def _shown(value: object) -> str:
@@ -95,8 +98,8 @@ class FieldReader:
             return default
         return value.strip()
 
-    def choice(self, key: str, allowed: tuple[str, ...], default: str | None,
-               what: str) -> str | None:
+    def choice(self, key: str, allowed: tuple[_Word, ...], default: _Word | None,
+               what: str) -> _Word | None:
         value = self.raw(key)
         if value is None:
             return default
@@ -104,7 +107,7 @@ class FieldReader:
             self.problem(key, f"unknown {what} {_shown(value)} (expected one of "
                          f"{', '.join(allowed)})")
             return default
-        return str(value)
+        return allowed[allowed.index(value)]
 
     def household_ref(self) -> str | None:
         value = self.raw("household")

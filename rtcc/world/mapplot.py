@@ -25,9 +25,10 @@ from matplotlib.path import Path
 from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from rtcc.world.model import TIERS, World
+from rtcc.vocabulary import TIERS, Tier
+from rtcc.world.model import World
 
-TIER_COLOURS = {
+TIER_COLOURS: dict[Tier, str] = {
     "none": "#E4E4E4",      # light grey: not shared
     "registry": "#56B4E9",  # sky blue
     "request": "#E69F00",   # orange

@@ -17,18 +17,15 @@ from shapely import STRtree
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from rtcc.vocabulary import Tier
 from rtcc.world.geo import LocalProjection
 
 if TYPE_CHECKING:
     from rtcc.world.index import WorldIndex
 
-TIERS = ("none", "registry", "request", "live")
-"""CONTRACT consent tiers, from least to most shared."""
-
 CAMERA_TYPES = ("doorbell", "floodlight", "business", "city")
 LENSES = ("fisheye", "rectilinear")
-ROLES = ("resident", "visitor", "delivery", "dog_walker", "passer_by")
-"""CONTRACT subject roles in the ground-truth SEI."""
+
 
 def _no_attributes() -> Mapping[str, Any]:
     # A fresh plain dict: a shared MappingProxyType would be read-only but cannot be pickled
@@ -46,7 +43,7 @@ class Household:
     parcel: Polygon
     entrance: Point | None = None
     residents: int = 0
-    consent: str = "none"
+    consent: Tier = "none"
     """The household's consent seed (a tier); the registry is seeded from it."""
     attributes: Mapping[str, Any] = field(default_factory=_no_attributes)
     """Free extra properties of the feature (e.g. tract demographics), kept for breakdowns."""
@@ -87,7 +84,7 @@ class Camera:
     height: int = 1080
     lens: str = "fisheye"
     type: str = "doorbell"
-    consent: str | None = None
+    consent: Tier | None = None
     """Explicit tier for this camera; None means: take the household's seed (or ``live`` for a
     camera without a household, such as a city camera)."""
     mount_height: float = 1.2
@@ -168,7 +165,7 @@ class World:
         cam = self.cameras[camera] if isinstance(camera, str) else camera
         return None if cam.household is None else self.households.get(cam.household)
 
-    def camera_consent(self, camera: Camera | str) -> str:
+    def camera_consent(self, camera: Camera | str) -> Tier:
         """The effective consent seed of a camera per the world-file contract."""
         cam = self.cameras[camera] if isinstance(camera, str) else camera
         if cam.consent is not None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import shapely
 
-from rtcc.world.model import CAMERA_TYPES, TIERS, World
+from rtcc.vocabulary import TIERS
+from rtcc.world.model import CAMERA_TYPES, World
 
 
 def summarize(world: World) -> dict[str, Any]:

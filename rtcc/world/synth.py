@@ -35,6 +35,7 @@ from shapely import affinity
 from shapely.geometry import LineString, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from rtcc.vocabulary import Tier
 from rtcc.world.geo import LocalProjection
 from rtcc.world.model import Building, Camera, Household, Street, World
 from rtcc.world.optics import (
@@ -49,6 +50,7 @@ from rtcc.world.optics import (
 
 JACKSON_MS = (-90.18, 32.30)
 G = TypeVar("G", bound=BaseGeometry)
+_Label = TypeVar("_Label", bound=str)
 
 FRONTAGE, DEPTH, LOTS_PER_ROW = 16.0, 36.0, 10
 ROW_WIDTH = 18.0          # street right-of-way, property line to property line
@@ -131,7 +133,7 @@ class _Builder:
     streets: list[Street] = field(default_factory=list)
 
     def camera(self, model: CameraModel, pos: tuple[float, float], direction: float,
-               household: str | None, consent: str | None = None) -> str:
+               household: str | None, consent: Tier | None = None) -> str:
         cid = f"cam-{len(self.cameras) + 1:05d}"
         # The vendor's cap applies to consumer cloud cameras, not to city or business feeds.
         consumer = model.type in ("doorbell", "floodlight")
@@ -170,7 +172,8 @@ def _lots(grid: _Grid) -> list[_Lot]:
     return out
 
 
-def _deal(rng: random.Random, n: int, shares: dict[str, float], rest: str) -> list[str]:
+def _deal(rng: random.Random, n: int, shares: dict[_Label, float], rest: _Label
+          ) -> list[_Label]:
     """Exactly round(share * n) of each label (largest remainders), shuffled."""
     exact = {k: v * n for k, v in shares.items()}
     counts = {k: math.floor(v) for k, v in exact.items()}
@@ -254,7 +257,8 @@ def synthesize(households: int, seed: int, *, live_rate: float = 0.10,
     chosen = set(sorted(range(len(homes)), key=lambda i: -keys[i])[:n_owners])
     owners = [i in chosen for i in range(len(homes))]
     floodlit = iter(_deal(rng, n_owners, {"yes": floodlight_rate}, "no"))
-    shares = {"live": live_rate, "request": request_rate, "registry": registry_rate}
+    shares: dict[Tier, float] = {"live": live_rate, "request": request_rate,
+                                 "registry": registry_rate}
     tiers = iter(_deal(rng, sum(owners), shares, "none"))
     for (hid, lot, tract, tenure, residents), owner in zip(homes, owners, strict=True):
         footprint, body, entrance, facing = _house(rng, lot)

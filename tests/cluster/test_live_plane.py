@@ -11,7 +11,7 @@ import redis.asyncio as aredis
 from redis.crc import key_slot
 
 from rtcc import channels, keys
-from rtcc.channels import CameraState, ChannelWriter, Frame
+from rtcc.channels import ChannelWriter, Frame, StateRecord
 from rtcc.connections import is_cluster
 from rtcc.exposure.live import LiveAnalyzer, read_aggregates
 from rtcc.ingest.metrics import HubMetrics
@@ -19,6 +19,7 @@ from rtcc.ingest.resp_cluster import ClusterRespConnection, command_key, connect
 from rtcc.ingest.supervisor import cancel_and_wait
 from rtcc.ingest.writer import FrameWriter, WriterConfig
 from rtcc.metrics import new_registry
+from rtcc.vocabulary import CameraState
 from tests.cluster.redis_cluster import LocalCluster
 
 CAMS = [f"cam-{i:04d}" for i in range(60)]
@@ -96,7 +97,7 @@ async def test_frame_writer_fills_every_camera_channel(live: aredis.Redis) -> No
     task = asyncio.create_task(w.run())
     try:
         for cam in CAMS:
-            w.publish_state(CameraState(cam, "live", since=1.0, source="rtsp://x"))
+            w.publish_state(StateRecord(cam, CameraState.LIVE, since=1.0, source="rtsp://x"))
         for seq in range(12):
             for cam in CAMS:
                 assert w.submit(frame(cam, seq))

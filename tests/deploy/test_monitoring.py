@@ -25,8 +25,8 @@ from tests.deploy.test_compose import ROOT, services
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA = ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "rtcc.json"
-METRIC_MODULES = ["rtcc/metrics.py", "rtcc/ingest/metrics.py", "rtcc/wall/metrics.py", "simulators/metrics.py",
-                  "rtcc/exposure/live_metrics.py"]
+METRIC_MODULES = ["rtcc/metrics.py", "rtcc/ingest/metrics.py", "rtcc/wall/metrics.py",
+                  "simulators/metrics.py", "rtcc/exposure/live_metrics.py"]
 _DURATION = re.compile(r"^\d+(ms|s|m|h|d)$")
 _SUFFIXES = {
     "Counter": ("_total", "_created"), "CounterMetricFamily": ("_total", "_created"),

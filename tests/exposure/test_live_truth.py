@@ -21,9 +21,10 @@ import redis.asyncio as aredis
 import shapely
 
 from rtcc import keys
-from rtcc.exposure.live import BEYOND, HOUSEHOLD_ROLES, LiveAnalyzer
+from rtcc.exposure.live import BEYOND, LiveAnalyzer
 from rtcc.media.h264 import split_annexb
 from rtcc.media.sei import find_ground_truth_json
+from rtcc.vocabulary import HOUSEHOLD_ROLES
 from rtcc.world.synth import synthesize
 from rtcc.world.visibility import visibility_polygons
 from simulators.camera import SimCamera

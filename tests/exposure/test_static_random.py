@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
 from rtcc.exposure.static import analyze, visibility
+from rtcc.vocabulary import TIERS
 from rtcc.world.dori import band_at
-from rtcc.world.model import TIERS, Building, Camera, Household, World
+from rtcc.world.model import Building, Camera, Household, World
 from tests.exposure.worlds import ORIGIN
 
 CELL = 0.2  # metres between brute-force sample points

@@ -17,6 +17,7 @@ from rtcc.ingest.supervisor import RetryPolicy
 from rtcc.ingest.writer import WriterConfig
 from rtcc.redis_server import LIVE, EmbeddedRedis
 from rtcc.registry.store import Registry
+from rtcc.vocabulary import CameraState
 from tests.ingest.conftest import FleetFactory, HubFactory, register, wait_for
 from tests.ingest.tcp_proxy import TcpProxy
 
@@ -34,7 +35,7 @@ async def test_rebooted_camera_backs_off_then_comes_back(
     await wait_for(lambda: worker.sink.delivered >= 5, what="first frames")
 
     fleet.set_down("cam-r", True)  # reboot: connections cut, DESCRIBE refused meanwhile
-    await wait_for(lambda: worker.status.state == "backing_off", what="backing_off")
+    await wait_for(lambda: worker.status.state == CameraState.BACKING_OFF, what="backing_off")
     api = {c["id"]: c for c in hub.cameras()}["cam-r"]
     assert api["state"] == "backing_off" and "retry in" in str(api["reason"])
     await hub.writer.flush()
@@ -44,8 +45,8 @@ async def test_rebooted_camera_backs_off_then_comes_back(
     fleet.set_down("cam-r", False)
 
     before = worker.sink.delivered
-    await wait_for(lambda: worker.status.state == "live" and worker.sink.delivered > before + 5,
-                   timeout=10, what="live again")
+    await wait_for(lambda: worker.status.state == CameraState.LIVE
+                   and worker.sink.delivered > before + 5, timeout=10, what="live again")
     assert worker.status.reconnects >= 1
     await hub.writer.flush()
     events = [e["state"] for e in reversed(await channels.read_events(redis, 50))
@@ -65,11 +66,12 @@ async def test_silent_camera_is_restarted(
     await wait_for(lambda: worker.sink.delivered >= 3, what="first frames")
     fleet.set_stalled("cam-s", True)
     started = time.monotonic()
-    await wait_for(lambda: worker.status.state == "backing_off", timeout=5, what="restart")
+    await wait_for(lambda: worker.status.state == CameraState.BACKING_OFF, timeout=5,
+                   what="restart")
     assert 0.9 < time.monotonic() - started < 3.5
     assert "silent" in worker.status.reason
     fleet.set_stalled("cam-s", False)
-    await wait_for(lambda: worker.status.state == "live", timeout=10, what="live again")
+    await wait_for(lambda: worker.status.state == CameraState.LIVE, timeout=10, what="live again")
 
 
 async def test_garbage_on_the_wire_restarts_only_that_camera(
@@ -85,9 +87,9 @@ async def test_garbage_on_the_wire_restarts_only_that_camera(
         hub.add_source(Source("cam-ok", url=fleet.rtsp_url("cam-ok")))
         bad, good = hub.workers["cam-g"], hub.workers["cam-ok"]
         await wait_for(lambda: bad.status.reconnects >= 1, timeout=10, what="cam-g restart")
-        await wait_for(lambda: bad.status.state == "live", timeout=10, what="cam-g back")
+        await wait_for(lambda: bad.status.state == CameraState.LIVE, timeout=10, what="cam-g back")
         await wait_for(lambda: good.sink.delivered >= 30, timeout=10, what="cam-ok frames")
-        assert good.status.reconnects == 0 and good.status.state == "live"
+        assert good.status.reconnects == 0 and good.status.state == CameraState.LIVE
         # cam-ok lost nothing while cam-g was restarting: its sequence numbers are consecutive.
         rows = await channels.read_range(redis, "cam-ok")
         seqs = [e.frame.seq for e in rows]
@@ -106,9 +108,9 @@ async def test_retries_can_be_disabled(make_hub: HubFactory, registry: Registry)
     hub = await make_hub(HubConfig(retry=RetryPolicy(retries=False)))
     hub.add_source(Source("cam-x", url=f"rtsp://127.0.0.1:{port}/cams/cam-x"))
     worker = hub.workers["cam-x"]
-    await wait_for(lambda: worker.status.state == "failed", what="failed")
+    await wait_for(lambda: worker.status.state == CameraState.FAILED, what="failed")
     await asyncio.sleep(0.3)
-    assert worker.status.state == "failed" and worker.status.reconnects == 0
+    assert worker.status.state == CameraState.FAILED and worker.status.reconnects == 0
     server.close()
     await server.wait_closed()
 
@@ -128,7 +130,8 @@ async def test_hundred_cameras_dropping_at_once_reconnect_within_budget(
             reconnect_rate=rate, reconnect_burst=burst))
         for cam in cams:
             hub.add_source(Source(cam, url=f"rtsp://127.0.0.1:{proxy.port}/cams/{cam}"))
-        await wait_for(lambda: all(w.status.state == "live" for w in hub.workers.values()),
+        await wait_for(lambda: all(w.status.state == CameraState.LIVE
+                                   for w in hub.workers.values()),
                        timeout=20, what="100 cameras live")
         # Everyone drops at once; the server refuses for 3 s.
         proxy.refusing = True
@@ -143,7 +146,8 @@ async def test_hundred_cameras_dropping_at_once_reconnect_within_budget(
         for start in [x / 10 for x in range(0, 21)]:  # every 1-second window
             window = sum(1 for a in attempts if start <= a < start + 1.0)
             assert window <= burst + rate + 2, (start, window)
-        await wait_for(lambda: all(w.status.state == "live" for w in hub.workers.values()),
+        await wait_for(lambda: all(w.status.state == CameraState.LIVE
+                                   for w in hub.workers.values()),
                        timeout=30, what="all back")
 
 
@@ -172,7 +176,7 @@ async def test_hub_survives_a_live_redis_restart(
         assert state is not None and state.state == "live"
         assert hub.metrics.dropped_total("cam-d") > 0  # reported, not hidden
         worker = hub.workers["cam-d"]
-        assert worker.status.state == "live" and worker.status.reconnects == 0
+        assert worker.status.state == CameraState.LIVE and worker.status.reconnects == 0
     finally:
         await live.aclose()
         server.stop()

@@ -11,6 +11,7 @@ import redis.asyncio as aredis
 from rtcc import channels, keys
 from rtcc.ingest.sources import Source
 from rtcc.registry.store import Registry
+from rtcc.vocabulary import CameraState
 from tests.ingest.conftest import ADMIN, FleetFactory, HubFactory, register, wait_for
 
 
@@ -32,7 +33,7 @@ async def test_cameras_that_are_not_live_never_reach_a_channel(
     assert await redis.xlen(keys.video("cam-live")) >= 15
     for cam in cams[1:]:
         assert not await redis.exists(keys.video(cam), keys.gop(cam)), cam
-        assert hub.workers[cam].status.state == "gated"
+        assert hub.workers[cam].status.state == CameraState.GATED
         assert hub.metrics.dropped_total(cam, "consent") >= 15
         state = await channels.read_state(redis, cam)
         assert state is not None and state.state == "gated"
@@ -74,7 +75,7 @@ async def test_revocation_mid_stream_stops_delivery_within_a_second(
     await asyncio.sleep(0.5)
     revoked_at = time.time()
     await registry.revoke("cam-v", actor=ADMIN, reason="owner opted out")
-    await wait_for(lambda: hub.workers["cam-v"].status.state == "gated", timeout=1.0,
+    await wait_for(lambda: hub.workers["cam-v"].status.state == CameraState.GATED, timeout=1.0,
                    what="gated within 1 s")
     async def deleted() -> bool:
         return not await redis.exists(keys.video("cam-v"), keys.gop("cam-v"))
@@ -90,7 +91,7 @@ async def test_revocation_mid_stream_stops_delivery_within_a_second(
     assert not await redis.exists(keys.video("cam-v"))
     assert hub.metrics.dropped_total("cam-v", "consent") >= 5
     # The other camera never noticed.
-    assert hub.workers["cam-keep"].status.state == "live"
+    assert hub.workers["cam-keep"].status.state == CameraState.LIVE
     assert hub.metrics.dropped_total("cam-keep") == 0
 
     # Opting in again reopens the gate on the running stream (next keyframe on).
@@ -98,7 +99,7 @@ async def test_revocation_mid_stream_stops_delivery_within_a_second(
     await wait_for(lambda: redis.xlen(keys.video("cam-v")), timeout=5, what="frames again")
     first = (await channels.read_range(redis, "cam-v", count=1))[0]
     assert first.frame.key
-    assert hub.workers["cam-v"].status.state == "live"
+    assert hub.workers["cam-v"].status.state == CameraState.LIVE
 
 
 async def test_expiry_closes_the_gate_without_any_event(
@@ -113,7 +114,7 @@ async def test_expiry_closes_the_gate_without_any_event(
     await registry.set_consent("cam-e", "live", actor=ADMIN, expires=expires)
     hub.add_source(Source("cam-e", url=fleet.rtsp_url("cam-e")))
     await wait_for(lambda: hub.workers["cam-e"].sink.delivered >= 3, what="frames")
-    await wait_for(lambda: hub.workers["cam-e"].status.state == "gated", timeout=4,
+    await wait_for(lambda: hub.workers["cam-e"].status.state == CameraState.GATED, timeout=4,
                    what="gated after expiry")
     assert time.time() - expires < 1.0
     await hub.writer.flush()

@@ -16,6 +16,7 @@ from rtcc.ingest.hub import HUB, HUB_CONFIG, HubConfig
 from rtcc.redis_server import RedisUrls
 from rtcc.registry.store import Registry
 from rtcc.registry.users import Users
+from rtcc.vocabulary import CameraState
 from tests.ingest.conftest import ADMIN, FleetFactory, register, wait_for
 
 
@@ -46,7 +47,8 @@ async def test_api_metrics_and_sources_file(
     client = await aiohttp_client(_app(redis_url, tmp_path, HubConfig(sources_file=sources)))
     hub = client.app[HUB]
     await wait_for(lambda: hub.workers["cam-1"].sink.delivered >= 5, what="frames")
-    await wait_for(lambda: hub.workers["cam-2"].status.state == "gated", what="cam-2 gated")
+    await wait_for(lambda: hub.workers["cam-2"].status.state == CameraState.GATED,
+                   what="cam-2 gated")
 
     resp = await client.get("/api/hub/cameras")
     assert resp.status == 401

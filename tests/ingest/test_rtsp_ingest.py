@@ -15,6 +15,7 @@ from rtcc.ingest.sources import Source
 from rtcc.media.encoder import decode_annexb
 from rtcc.media.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_type, split_annexb
 from rtcc.registry.store import Registry
+from rtcc.vocabulary import CameraState
 from simulators.auth import Credentials as SimCredentials
 from tests.ingest.conftest import FleetFactory, H, HubFactory, W, register, wait_for
 
@@ -100,7 +101,7 @@ async def test_digest_authentication(
     hub.add_source(Source("cam-wrong", url=bad))
     await wait_for(lambda: _delivered(redis, "cam-auth", 5), what="authenticated frames")
     worker = hub.workers["cam-wrong"]
-    await wait_for(lambda: worker.status.state == "failed", what="cam-wrong failed")
+    await wait_for(lambda: worker.status.state == CameraState.FAILED, what="cam-wrong failed")
     assert "credentials rejected" in worker.status.reason
     assert "nope" not in worker.status.reason and "nope" not in str(hub.cameras())
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -148,7 +149,7 @@ async def test_keep_alives_hold_a_short_session(
     worker = hub.workers["cam-k"]
     await wait_for(lambda: worker.sink.delivered >= 1, what="first frame")
     await wait_for(lambda: worker.sink.delivered >= 50, timeout=10, what="5 s of frames")
-    assert worker.status.reconnects == 0 and worker.status.state == "live"
+    assert worker.status.reconnects == 0 and worker.status.state == CameraState.LIVE
     assert fleet.server.sessions_reaped == 0
 
 

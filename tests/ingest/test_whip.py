@@ -18,6 +18,7 @@ from rtcc.ingest.hub import HUB, Hub, endpoint_routes
 from rtcc.ingest.sources import Source
 from rtcc.media.encoder import decode_annexb
 from rtcc.registry.store import Registry
+from rtcc.vocabulary import CameraState
 from tests.ingest.conftest import FleetFactory, HubFactory, register, wait_for
 
 ServerFactory = Callable[[web.Application], Awaitable[Any]]
@@ -52,7 +53,7 @@ async def test_simulated_cameras_publish_over_whip(
                        what=f"WHIP frames of {cam}")
     await hub.writer.flush()
     for cam in cams[:2]:
-        assert hub.workers[cam].status.state == "live"
+        assert hub.workers[cam].status.state == CameraState.LIVE
         rows: Any = await redis.xrevrange(keys.video(cam), count=10)
         seqs = []
         for _id, fields in rows:
@@ -67,13 +68,13 @@ async def test_simulated_cameras_publish_over_whip(
     # A publisher whose owner has not opted in to live: received, never delivered.
     off = hub.workers["door-off"]
     await wait_for(lambda: off.sink.received >= 10, timeout=15, what="door-off frames")
-    assert off.status.state == "gated"
+    assert off.status.state == CameraState.GATED
     assert not await redis.exists(keys.video("door-off"))
     assert hub.metrics.dropped_total("door-off", "consent") >= 10
 
     # Stopping the publisher DELETEs its session: the camera waits for the next one.
     await fleets[0].close()
-    await wait_for(lambda: hub.workers["door-1"].status.state == "connecting", timeout=5,
+    await wait_for(lambda: hub.workers["door-1"].status.state == CameraState.CONNECTING, timeout=5,
                    what="door-1 back to waiting")
     assert "waiting for a WHIP publisher" in hub.workers["door-1"].status.reason
     assert not hub.whip.sessions or all(s.cam != "door-1" for s in hub.whip.sessions.values())
@@ -141,7 +142,7 @@ async def test_endpoint_refuses_what_it_cannot_take(endpoint: tuple[Hub, str]) -
         assert "H264/90000" in answer and "VP8" not in answer
         candidates = [line for line in answer.splitlines() if line.startswith("a=candidate")]
         assert candidates and all(" 127.0.0.1 " in c for c in candidates)
-        assert hub.workers["door-1"].status.state == "connecting"
+        assert hub.workers["door-1"].status.state == CameraState.CONNECTING
         url = str(base).removesuffix("/whip") + location
         async with http.patch(url, headers=good) as r:
             assert r.status == 405

@@ -12,12 +12,13 @@ import pytest
 import redis.asyncio as aredis
 
 from rtcc import channels, keys
-from rtcc.channels import CameraState, ChannelWriter, Frame
+from rtcc.channels import ChannelWriter, Frame, StateRecord
 from rtcc.ingest.metrics import HubMetrics
 from rtcc.ingest.supervisor import cancel_and_wait
 from rtcc.ingest.writer import FrameWriter, WriterConfig
 from rtcc.metrics import new_registry
 from rtcc.redis_server import LIVE, EmbeddedRedis
+from rtcc.vocabulary import CameraState
 from tests.ingest.conftest import wait_for
 
 GOP = 10
@@ -119,7 +120,7 @@ async def test_redis_restart_is_survived_and_reported(short_tmp: Path) -> None:
     w.on_reconnect.append(lambda: reconnected.append(True))
     task = asyncio.create_task(w.run())
     try:
-        w.publish_state(CameraState("r1", "live", since=1.0, source="rtsp://x"))
+        w.publish_state(StateRecord("r1", CameraState.LIVE, since=1.0, source="rtsp://x"))
         for seq in range(10):
             w.submit(frame("r1", seq))
         await w.flush()

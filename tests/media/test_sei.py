@@ -23,7 +23,6 @@ from rtcc.media.h264 import NAL_IDR, join_annexb, nal_type, split_annexb
 from rtcc.media.sei import (
     BANDS,
     GROUND_TRUTH_UUID,
-    ROLES,
     GroundTruth,
     Subject,
     build_sei,
@@ -35,6 +34,7 @@ from rtcc.media.sei import (
     parse_sei_nal,
     sei_messages,
 )
+from rtcc.vocabulary import PERSON_ROLES
 
 VISITOR = Subject("p-3", "hh-12", "visitor", 4.26, "recognise", (100, 50, 20, 60), False)
 PASSER = Subject("p-9", None, "passer_by", 17.0, None, (0, 0, 4, 9), True)
@@ -201,7 +201,7 @@ subjects = st.builds(
     Subject,
     id=st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
     household=st.none() | st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
-    role=st.sampled_from(sorted(ROLES)),
+    role=st.sampled_from(sorted(PERSON_ROLES)),
     d=st.floats(0, 10_000, allow_nan=False),
     band=st.none() | st.sampled_from(sorted(BANDS)),
     bbox=st.tuples(st.integers(-5000, 5000), st.integers(-5000, 5000),

@@ -12,10 +12,11 @@ from rtcc.registry.audit import Actor
 from rtcc.registry.evidence import EvidenceStore, LiveChannelClipSource
 from rtcc.registry.requests import Requests
 from rtcc.registry.store import Registry
+from rtcc.vocabulary import USER_ROLES
 
 from .conftest import Api, lonlat, snapshot, write_channel
 
-ROLES = ("admin", "operator", "resident", "auditor")  # "resident" lives in h1
+ROLES = USER_ROLES  # one user per role, named after it ("resident" lives in h1)
 
 
 def request_body() -> dict[str, Any]:

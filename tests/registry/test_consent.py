@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from rtcc.errors import InvalidInput
 from rtcc.registry.consent import (
-    TIERS,
     ConsentRecord,
     effective_tier,
     is_live,
@@ -21,6 +20,7 @@ from rtcc.registry.consent import (
     parse_time,
     validate_change,
 )
+from rtcc.vocabulary import TIERS
 
 NY = ZoneInfo("America/New_York")
 CHICAGO = ZoneInfo("America/Chicago")
@@ -33,12 +33,6 @@ def ts(text: str) -> float:
 def rec(tier: str = "live", expires: float | None = None, schedule: str | None = None
         ) -> ConsentRecord:
     return ConsentRecord("c1", "h1", tier, expires, schedule)
-
-
-def test_tiers_are_the_contract_tuple() -> None:
-    from rtcc.world.model import TIERS as WORLD_TIERS
-
-    assert TIERS == WORLD_TIERS == ("none", "registry", "request", "live")
 
 
 @pytest.mark.parametrize("text, windows", [

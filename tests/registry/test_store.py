@@ -106,6 +106,20 @@ async def test_refused_changes_write_nothing(registry: Registry, redis: aredis.R
     await pubsub.aclose()
 
 
+async def test_a_stored_tier_outside_the_vocabulary_names_the_camera(registry: Registry,
+                                                                    redis: aredis.Redis) -> None:
+    await redis.hset(keys.camera("c1a"), "tier", "everything")  # past the registry's checks
+    with pytest.raises(ValueError, match=r"^'c1a': unknown tier 'everything' \(expected one of "
+                       r"none, registry, request, live\)$"):
+        await registry.get("c1a")
+    record = (await registry.get("c1b")).consent
+    good = ConsentEvent(1, "set", "c1b", 0.0, False, record)
+    bad = good.encode().replace(f'"seed":"{record.seed}"', '"seed":"most"')
+    assert bad != good.encode()
+    with pytest.raises(ValueError, match=r"^not a consent event: 'c1b': unknown seed 'most'"):
+        ConsentEvent.decode(bad)
+
+
 async def test_operators_and_auditors_cannot_change_consent(registry: Registry,
                                                             redis: aredis.Redis) -> None:
     before = await snapshot(redis)

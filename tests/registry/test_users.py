@@ -94,6 +94,16 @@ async def test_duplicates_and_non_admins(registry: Registry, redis: aredis.Redis
         await users.add("frank", "operator", actor=ADMIN, password="short")
 
 
+async def test_a_stored_role_outside_the_vocabulary_names_the_user(registry: Registry,
+                                                                  redis: aredis.Redis) -> None:
+    users = Users(redis)
+    _, token = await users.add("gina", "operator", actor=ADMIN)
+    await redis.hset(keys.user("gina"), "role", "chief")  # written past the registry's checks
+    with pytest.raises(ValueError, match=r"^user 'gina': unknown role 'chief' in the registry "
+                       r"\(expected one of admin, operator, resident, auditor\)$"):
+        await users.authenticate(token)
+
+
 def test_password_hash_is_scrypt_with_salt() -> None:
     cheap = TEST_POLICY.cost
     a, b = hash_password("correct horse", cheap), hash_password("correct horse", cheap)

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from rtcc.world.model import ROLES
+from rtcc.vocabulary import PERSON_ROLES
 from simulators.clock import DAY
 from simulators.rates import SceneRates
 from simulators.scene import MAX_SEGMENT, Scene, SegmentTable
@@ -64,12 +64,12 @@ def test_different_seed_differs(world, scene):
 
 def test_every_role_appears_over_a_day(scene):
     roles = Counter(t.role for t in scene.tracks(0))
-    assert set(roles) == set(ROLES), roles
+    assert set(roles) == set(PERSON_ROLES), roles
     # People are outdoors during the day too, as numpy arrays.
     seen = set()
     for t in np.arange(0, DAY, 60.0):
         seen |= set(scene.state_at(t).roles)
-    assert seen == set(ROLES)
+    assert seen == set(PERSON_ROLES)
 
 
 def test_residents_leave_from_and_return_to_their_entrance(world, scene):
@@ -250,4 +250,4 @@ def test_synthetic_world_is_walkable():
     homes = scene._planner.homes  # type: ignore[union-attr]
     assert len(homes) == len(world.households)
     roles = Counter(t.role for t in scene.tracks(0))
-    assert set(roles) == set(ROLES)
+    assert set(roles) == set(PERSON_ROLES)

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aredis
 
-from rtcc.channels import CameraState, ChannelWriter, Frame
+from rtcc.channels import ChannelWriter, Frame, StateRecord
 from rtcc.ingest.resp import RespConnection
 from rtcc.ingest.resp_cluster import ClusterRespConnection, connection_like
 from rtcc.media.encoder import H264Encoder
 from rtcc.media.h264 import AccessUnit, join_annexb
 from rtcc.media.sei import GroundTruth, Subject, build_sei_nal, insert_sei
+from rtcc.vocabulary import CameraState
 
 SubjectsFn = Callable[[str, int], Sequence[Subject]]
 
@@ -85,7 +86,7 @@ class ChannelFeeder:
         writer = ChannelWriter()
         cmds: list[Any] = []
         for cam in self.cams:
-            state = CameraState(cam, "live", since=time.time(), source="test")
+            state = StateRecord(cam, CameraState.LIVE, since=time.time(), source="test")
             writer.set_state(cmds, state)
             writer.add_event(cmds, state)
         await self._conn.execute(cmds)
