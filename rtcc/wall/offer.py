@@ -15,26 +15,20 @@ from __future__ import annotations
 from aiohttp import web
 from aiortc import sdp as aiortc_sdp
 
-from rtcc.errors import InvalidInput, MediaError, NotAcceptable, PayloadTooLarge
+from rtcc.errors import InvalidInput, MediaError, NotAcceptable
 from rtcc.media.sdp import parse_sdp
+from rtcc.web.bodies import read_limited
 
 MAX_OFFER_BYTES = 64 * 1024
 FIELD = "sdp"
 
 
 async def read_offer(request: web.Request, limit: int = MAX_OFFER_BYTES) -> str:
-    """The body as text, read in chunks and refused (413) as soon as it passes ``limit`` bytes,
-    whether the client sent a Content-Length or a chunked body."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"offer larger than {limit} bytes", FIELD)
-    chunks, size = [], 0
-    while chunk := await request.content.read(16384):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"offer larger than {limit} bytes", FIELD)
-        chunks.append(chunk)
+    """The body as text, refused (413) as soon as it passes ``limit`` bytes, whether the client
+    sent a Content-Length or a chunked body."""
+    raw = await read_limited(request, limit, "offer", FIELD)
     try:
-        return b"".join(chunks).decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("malformed SDP offer: not UTF-8 text", FIELD) from None
 
