@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from rtcc.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from rtcc.errors import Forbidden, InvalidInput, UnsupportedMediaType
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.consent import check_time
@@ -21,6 +21,7 @@ from rtcc.registry.requests import Requests
 from rtcc.registry.store import Registry
 from rtcc.registry.users import User, Users
 from rtcc.vocabulary import UserRole
+from rtcc.web.bodies import read_limited
 
 REGISTRY = web.AppKey("registry", Registry)
 USERS = web.AppKey("users", Users)
@@ -61,16 +62,7 @@ async def read_json(request: web.Request, allowed: set[str] | None = None) -> di
         raise UnsupportedMediaType(
             f"expected Content-Type: application/json, got {request.content_type or 'none'}",
             None)
-    chunks, size = [], 0
-    while True:
-        chunk = await request.content.read(16384)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PayloadTooLarge(f"body larger than {MAX_BODY} bytes", None)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await read_limited(request, MAX_BODY)
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
