@@ -38,6 +38,14 @@ class WorldError(RtccError):
         super().__init__("\n".join([head, *problems]))
 
 
+class ExtractError(WorldError):
+    """An OpenStreetMap extract (or footprint file) that cannot be imported, said in one line."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(source, [problem])
+        self.args = (f"{source}: {problem}",)
+
+
 class MediaError(RtccError):
     """Bytes that are not valid H.264, RTP, SEI or SDP."""
 

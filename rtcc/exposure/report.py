@@ -149,7 +149,8 @@ def render_report(inp: ReportInputs) -> tuple[str, dict[str, Any]]:
         title=html.escape(title), lead=html.escape(lead),
         place=html.escape(inp.place or str(r.world.get("name") or "a neighbourhood")),
         css=css, body="\n".join(body), generator=f"rtcc {__version__}",
-        generated=html.escape(inp.generated), source=html.escape(inp.source or "a world file"))
+        generated=html.escape(inp.generated), source=html.escape(inp.source or "a world file"),
+        credit=sec.credit(inp.world))
     return text, figures
 
 

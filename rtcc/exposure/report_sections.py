@@ -94,6 +94,19 @@ CLOSE_UP_FROM = 400
 """Households from which the report adds a close-up around the busiest live camera."""
 
 
+def credit(world: World) -> str:
+    """The map data's credit line (a world imported from OpenStreetMap must show it: ODbL)."""
+    text = world.properties.get("attribution")
+    if not text:
+        return ""
+    url = world.properties.get("attribution_url")
+    licence = world.properties.get("license")
+    tail = f", {esc(licence)}" if licence else ""
+    # The address as text: the page links to nothing outside itself.
+    link = f" ({esc(url)})" if url else ""
+    return f'<p class="credit">Map data {esc(text)}{tail}{link}.</p>'
+
+
 def map_section(world: World, r: StaticResult, views: Mapping[str, BaseGeometry]) -> str:
     svg = render_map(world, r, views=views)
     hover = ("Point at a lot or a camera to see its details. "
@@ -102,7 +115,7 @@ def map_section(world: World, r: StaticResult, views: Mapping[str, BaseGeometry]
         "<h2>Where: the neighbourhood as the wall sees it</h2>"
         f"<figure>{svg}{legend()}<figcaption>Each lot is a household. Yellow fans are what the "
         "live cameras see; orange and red lots belong to households that never agreed but are "
-        f"in view anyway. {hover}</figcaption></figure>")
+        f"in view anyway. {hover}{_credit_text(world)}</figcaption></figure>")
     live = sorted((c for c in r.cameras if c.live and c.household is not None),
                   key=lambda c: (-len(c.non_consenting_in_view), c.id))
     if len(world.households) >= CLOSE_UP_FROM and live:
@@ -117,6 +130,11 @@ def map_section(world: World, r: StaticResult, views: Mapping[str, BaseGeometry]
             f"{esc(top.type)} on one front door. Point at a lot for its details."
             "</figcaption></figure>")
     return out
+
+
+def _credit_text(world: World) -> str:
+    text = world.properties.get("attribution")
+    return f" Map data {esc(text)}." if text else ""
 
 
 def _at(by_rate: Sequence[Mapping[str, Any]], rate: float) -> float | None:
@@ -266,7 +284,8 @@ def cameras_section(r: StaticResult, top: int = 15) -> str:
                   key=lambda c: (-len(c.non_consenting_in_view), c.id))[:top]
     if not live:
         return ""
-    rows = [(esc(c.id), esc(c.type), esc(c.household or ("city" if c.type == "city" else "-")),
+    rows = [(esc(c.id), esc(c.type) + (" (modelled)" if c.modelled else ""),
+             esc(c.household or ("city" if c.type == "city" else "-")),
              f"{len(c.non_consenting_in_view)}",
              sum(1 for iv in c.in_view if iv.entrance_band and not iv.consenting),
              pct(c.spillover_share) if c.spillover_share is not None else "&ndash;",
@@ -370,4 +389,22 @@ def method_section(r: StaticResult) -> str:
         "<dt>Limits</dt><dd>The map is flat: trees, fences, hedges, windows and night are not "
         "modelled, so views are upper bounds; audio is not counted. Unless a real world file "
         "was used, the neighbourhood is synthetic and its rates are stated assumptions.</dd>"
+        f"{_real_place(r)}"
         "</dl>")
+
+
+def _real_place(r: StaticResult) -> str:
+    """What is real and what is assumed, for a world imported from map data."""
+    w = r.world
+    if not w.get("attribution"):
+        return ""
+    modelled = sum(1 for c in r.cameras if c.modelled)
+    mapped = len(r.cameras) - modelled
+    return (
+        "<dt>Real place, assumed cameras</dt><dd>The streets and buildings are real map data "
+        f"({esc(w['attribution'])}). Of the {len(r.cameras):,} cameras, {mapped:,} are mapped "
+        f"(real positions, from the map) and {modelled:,} are <em>modelled</em>: doorbells, "
+        "floodlights and business cameras placed at published adoption rates, because nobody "
+        "maps them. Who consents is modelled for every camera. Lots are derived from the "
+        "buildings and streets (the map has no property lines), and each household is one "
+        "dwelling: the dwellings of one building share its lot.</dd>")

@@ -60,6 +60,9 @@ class CameraExposure:
     non_consenting_in_view: tuple[str, ...]
     in_view: tuple[InView, ...]
     width: int
+    modelled: bool = False
+    """An assumed camera (``modelled: true`` in the world file, e.g. an imported world's
+    doorbells), not one that was mapped or surveyed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,9 @@ from rtcc.exposure.results import BANDS, Group, StaticResult
 from rtcc.vocabulary import TIERS
 
 SCHEMA_ID = "rtcc.exposure"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.1 (issue #19): ``world.attribution`` (the data's credit line, null for a synthetic world),
+``world.modelled_cameras`` and each camera's ``modelled`` flag."""
 
 _TIER = {"enum": list(TIERS)}
 _BAND = {"enum": list(BANDS)}
@@ -64,7 +66,10 @@ SCHEMA: dict[str, Any] = {
             "origin": {"type": "array", "items": _NUM, "minItems": 2, "maxItems": 2},
             "households": _COUNT, "cameras": _COUNT, "buildings": _COUNT, "streets": _COUNT,
             "consent_source": {"type": "string"},
-        }),
+            "attribution": {"type": ["string", "null"]},
+            "modelled_cameras": _COUNT,
+        }, required=["name", "origin", "households", "cameras", "buildings", "streets",
+                     "consent_source"]),
         "parameters": _obj({"min_area_m2": _NUM, "consent_source": {"type": "string"}}),
         "summary": _obj({
             "households": _COUNT, "non_consenting": _COUNT, "exposed_non_consenting": _COUNT,
@@ -82,6 +87,7 @@ SCHEMA: dict[str, Any] = {
             "type": {"type": "string"},
             "consent": _TIER,
             "live": {"type": "boolean"},
+            "modelled": {"type": "boolean"},
             "width": _COUNT,
             "visible_area_m2": _NUM,
             "area_by_band_m2": _by_band(_NUM),
@@ -177,7 +183,7 @@ def to_document(result: StaticResult, *, counterfactuals: Sequence[Mapping[str, 
         "summary": summary_dict(result),
         "cameras": [{
             "id": c.id, "household": c.household, "type": c.type, "consent": c.consent,
-            "live": c.live, "width": c.width,
+            "live": c.live, "modelled": c.modelled, "width": c.width,
             "visible_area_m2": _m(c.visible_area_m2),
             "area_by_band_m2": {b: _m(v) for b, v in c.area_by_band_m2.items()},
             "band_distance_m": {b: _m(v) for b, v in c.band_distance_m.items()},

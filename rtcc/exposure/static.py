@@ -217,6 +217,9 @@ def analyze(world: World, consent: ConsentView | None = None, *,
         "buildings": len(world.buildings),
         "streets": len(world.streets),
         "consent_source": consent.source,
+        "attribution": world.properties.get("attribution"),
+        "modelled_cameras": sum(1 for c in world.cameras.values()
+                                if c.attributes.get("modelled") is True),
     }
     return StaticResult(meta, camera_results, household_results, coverage, track, groups,
                         summary, tuple(consent.notes) + tuple(notes))
@@ -279,6 +282,7 @@ def _cameras(idx: HouseholdIndex, consent: ConsentView, p: Prepared,
             non_consenting_in_view=tuple(iv.household for iv in seen if not iv.consenting),
             in_view=tuple(seen),
             width=cam.width,
+            modelled=cam.attributes.get("modelled") is True,
         ))
     return tuple(out)
 

@@ -62,11 +62,14 @@ def render(result: StaticResult, *, source: str = "", top: int = 20,
         out += ["  " + line for line in _grid(
             ["camera", "owner", "type", "view m²", "outside owner", "in view", "non-consenting",
              "entrances seen"],
-            [(c.id, c.household or "-", c.type, f"{c.visible_area_m2:.0f}",
+            [(c.id, c.household or "-", c.type + ("*" if c.modelled else ""),
+              f"{c.visible_area_m2:.0f}",
               pct(c.spillover_share, 0), len(c.households_in_view),
               len(c.non_consenting_in_view),
               sum(1 for iv in c.in_view if iv.entrance_band is not None))
              for c in shown], right={3, 4, 5, 6, 7})]
+        if any(c.modelled for c in shown):
+            out.append("  * modelled: a camera the world assumes (not mapped or surveyed)")
 
     exposed = sorted((h for h in result.households if h.exposed_by and not h.consenting),
                      key=lambda h: (-len(h.exposed_by), h.id))
@@ -96,9 +99,12 @@ def render(result: StaticResult, *, source: str = "", top: int = 20,
     out.append(f"Trackability: {pct(t.share)} of {t.sidewalk_m:.0f} m of sidewalk is inside some "
                f"live camera's detect band ({t.runs} stretches, longest {t.longest_run_m:.0f} m)")
 
-    for key, groups in result.breakdowns.items():
+    for key, all_groups in result.breakdowns.items():
+        groups = all_groups[:top]
         out.append("")
-        out.append(f"By {key}")
+        more = f" (the {top} largest of {len(all_groups)} groups)" if len(all_groups) > top \
+            else ""
+        out.append(f"By {key}{more}")
         out += ["  " + line for line in _grid(
             [key, "households", "non-consenting", "exposed", "leakage", "vs overall",
              "mean streams"],
@@ -120,4 +126,10 @@ def render(result: StaticResult, *, source: str = "", top: int = 20,
             out.append(f"  {c['name']}: {c['description']}")
     for note in result.notes:
         out.append(f"note: {note}")
+    modelled = w.get("modelled_cameras") or 0
+    if modelled:
+        out.append(f"note: {modelled} of the {w['cameras']} cameras are modelled (assumed), "
+                   "the others mapped")
+    if w.get("attribution"):
+        out.append(f"Map data {w['attribution']}")
     return "\n".join(out) + "\n"

@@ -52,6 +52,8 @@ class MapGeometry:
     """(camera id, point, view polygon or None, static properties)."""
     bounds: tuple[float, float, float, float]
     """(west, south, east, north) in degrees."""
+    attribution: str | None = None
+    """The map data's credit line (an imported world's ``© OpenStreetMap contributors``)."""
 
 
 def build_geometry(world: World,
@@ -90,7 +92,9 @@ def build_geometry(world: World,
             lons.append(lon)
             lats.append(lat)
     bbox = (min(lons), min(lats), max(lons), max(lats)) if lons else (0.0, 0.0, 0.0, 0.0)
-    return MapGeometry(households, buildings, streets, tuple(cameras), bbox)
+    credit = world.properties.get("attribution")
+    return MapGeometry(households, buildings, streets, tuple(cameras), bbox,
+                       credit if isinstance(credit, str) and credit else None)
 
 
 def _points(coords: Any) -> Any:
@@ -109,7 +113,8 @@ def map_document(geometry: MapGeometry, *, household_tier: Callable[[str], str],
     Feature ``properties.kind`` is ``household`` (with ``tier``), ``building``, ``street``
     (``class`` street or sidewalk), ``view`` (a camera's visibility polygon, with ``camera`` and
     ``live``) or ``camera`` (with ``tier`` and ``live``). Views come before cameras so a client
-    drawing in order puts camera markers on top."""
+    drawing in order puts camera markers on top. ``attribution`` is the map data's credit line,
+    when the world has one: the page shows it under the map."""
     features: list[dict[str, Any]] = []
     for hid, geom, residents in geometry.households:
         features.append(_feature(geom, kind="household", id=hid, tier=household_tier(hid),
@@ -125,11 +130,14 @@ def map_document(geometry: MapGeometry, *, household_tier: Callable[[str], str],
         features.append(_feature(point, kind="camera", id=cid, tier=camera_tier(cid),
                                  live=camera_live(cid), **props))
     west, south, east, north = geometry.bounds
-    return {
+    doc: dict[str, Any] = {
         "type": "FeatureCollection",
         "bbox": [west, south, east, north],
         "features": features,
     }
+    if geometry.attribution:
+        doc["attribution"] = geometry.attribution
+    return doc
 
 
 def _feature(geometry: dict[str, Any], **properties: Any) -> dict[str, Any]:

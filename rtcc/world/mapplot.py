@@ -189,6 +189,12 @@ def render_map(world: World, path: str | os.PathLike[str], *,
             ax.scatter(xy[live, 0], xy[live, 1], s=size * 2.5, c=LIVE_VIEW, marker="^",
                        edgecolors="black", linewidths=0.5, zorder=7)
     _scale_bar(ax, (minx, miny, maxx, maxy))
+    credit = world.properties.get("attribution")
+    if credit:
+        # Map data under the ODbL must be credited wherever the map is shown.
+        ax.text(0.995, 0.006, f"Map data {credit}", transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=8, color="#333333", zorder=9,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.5})
 
     tiers = Counter(h.consent for h in world.households.values())
     handles: list[Artist] = [Patch(facecolor=TIER_COLOURS[t], edgecolor="#999999",

@@ -113,8 +113,11 @@ def _edge_crossings(px: FloatArray, py: FloatArray, ex: FloatArray, ey: FloatArr
     return np.concatenate([a, a - CORNER_EPS, a + CORNER_EPS])
 
 
-_KEY = 8.0  # > 2 pi: a ray's sort key is camera * _KEY + bearing relative to its sector start
 _ANGLE_TOL = 1e-9
+_KEY = 8.0
+"""A ray's sort key is camera * _KEY + its bearing relative to its camera's sector start, in
+0..2 pi; an edge's key interval is clipped to -_ANGLE_TOL..2 pi + _ANGLE_TOL of its camera, so
+the keys of one camera never reach into the next camera's (8 > 2 pi + 2 * _ANGLE_TOL)."""
 
 
 def _edge_spans(ecam: IntArray, px: FloatArray, py: FloatArray, qx: FloatArray,
@@ -123,7 +126,11 @@ def _edge_spans(ecam: IntArray, px: FloatArray, py: FloatArray, qx: FloatArray,
 
     A ray can only hit an edge whose bearings, seen from the camera, include the ray's: this
     culls the ray/edge pairs from all of a camera's rays times all its edges to the few edges
-    along each ray. An interval wrapping past the sector start is split in two.
+    along each ray. An interval wrapping past the sector start is split in two, and every
+    interval is clipped to the rays' own bearings, 0..2 pi: an edge's interval reaches up to
+    3 pi before the split (and its wrapped copy down to -pi), and unclipped it would overlap
+    the keys of the neighbouring cameras of the batch, casting their rays against this
+    camera's walls (issue #19: a camera 1.5 m before a wall cut the next camera's view).
     """
     ap, aq = np.arctan2(py, px), np.arctan2(qy, qx)
     sweep = (aq - ap + math.pi) % _TWO_PI - math.pi
@@ -138,6 +145,11 @@ def _edge_spans(ecam: IntArray, px: FloatArray, py: FloatArray, qx: FloatArray,
     edge = np.concatenate([edge, edge[over], edge[under]])
     lo = np.concatenate([lo, lo[over] - _TWO_PI, lo[under] + _TWO_PI])
     hi = np.concatenate([hi, hi[over] - _TWO_PI, hi[under] + _TWO_PI])
+    # Lossless: the part of an interval beyond 2 pi (or below 0) is its wrapped copy's.
+    lo = np.maximum(lo, -_ANGLE_TOL)
+    hi = np.minimum(hi, _TWO_PI + _ANGLE_TOL)
+    keep = lo <= hi
+    edge, lo, hi = edge[keep], lo[keep], hi[keep]
     base = ecam[edge] * _KEY
     return edge, base + lo, base + hi
 

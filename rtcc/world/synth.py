@@ -172,7 +172,7 @@ def _lots(grid: _Grid) -> list[_Lot]:
     return out
 
 
-def _deal(rng: random.Random, n: int, shares: dict[_Label, float], rest: _Label
+def deal(rng: random.Random, n: int, shares: dict[_Label, float], rest: _Label
           ) -> list[_Label]:
     """Exactly round(share * n) of each label (largest remainders), shuffled."""
     exact = {k: v * n for k, v in shares.items()}
@@ -256,10 +256,10 @@ def synthesize(households: int, seed: int, *, live_rate: float = 0.10,
     n_owners = round(camera_rate * len(homes))
     chosen = set(sorted(range(len(homes)), key=lambda i: -keys[i])[:n_owners])
     owners = [i in chosen for i in range(len(homes))]
-    floodlit = iter(_deal(rng, n_owners, {"yes": floodlight_rate}, "no"))
+    floodlit = iter(deal(rng, n_owners, {"yes": floodlight_rate}, "no"))
     shares: dict[Tier, float] = {"live": live_rate, "request": request_rate,
                                  "registry": registry_rate}
-    tiers = iter(_deal(rng, sum(owners), shares, "none"))
+    tiers = iter(deal(rng, sum(owners), shares, "none"))
     for (hid, lot, tract, tenure, residents), owner in zip(homes, owners, strict=True):
         footprint, body, entrance, facing = _house(rng, lot)
         consent = next(tiers) if owner else "none"
@@ -280,7 +280,7 @@ def synthesize(households: int, seed: int, *, live_rate: float = 0.10,
             b.camera(FLOODLIGHT, corner, facing + turn + rng.uniform(-10, 10), hid)
 
     business_lots = [lt for lt in lots if is_business[lt.key] and lt.k == per_row - 2]
-    business_consent = iter(_deal(rng, len(business_lots), shares, "none"))
+    business_consent = iter(deal(rng, len(business_lots), shares, "none"))
     for n, lot in enumerate(business_lots, start=1):
         x0, fy = lot.x0, lot.front_y
         fp = box(x0 + 4.0, fy - 3.0 - 18.0, x0 + 2 * FRONTAGE - 2.0, fy - 3.0)

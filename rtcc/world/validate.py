@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import shapely
 from numpy.typing import NDArray
+from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
 
 from rtcc.errors import WorldError
@@ -39,7 +40,7 @@ KINDS = ("household", "building", "camera", "street")
 _INDEX = re.compile(r"^features\[(\d+)\]")
 _GEOMETRY = {
     "household": ("Polygon",),
-    "building": ("Polygon",),
+    "building": ("Polygon", "MultiPolygon"),
     "camera": ("Point",),
     "street": ("LineString", "Polygon"),
 }
@@ -80,6 +81,8 @@ class _Item:
     props: Mapping[str, Any]
     gtype: str | None = None
     rings: list[NDArray[np.float64]] = field(default_factory=list)
+    polygons: list[int] = field(default_factory=list)
+    """Rings per polygon of a MultiPolygon."""
     lonlat: BaseGeometry | None = None
     local: BaseGeometry | None = None
 
@@ -175,27 +178,46 @@ def _geometry(item: _Item, geometry: object, problems: Problems) -> None:
             problems.add(item.where, "geometry", pts)
             return
         item.gtype, item.rings = "LineString", [pts]
-    else:
+    elif gtype == "MultiPolygon":
         if not isinstance(coords, list) or not coords:
-            problems.add(item.where, "geometry", "a Polygon needs at least one ring")
+            problems.add(item.where, "geometry", "a MultiPolygon needs at least one polygon")
             return
-        rings = []
-        for r, ring in enumerate(coords):
-            pts = _positions(ring, 4)
-            if isinstance(pts, str):
-                problems.add(item.where, "geometry", f"ring {r}: {pts}")
+        for k, poly in enumerate(coords):
+            rings = _rings(item, poly, problems, f"polygon {k} ")
+            if rings is None:
                 return
-            if (pts[0] != pts[-1]).any():
-                problems.add(item.where, "geometry",
-                             f"ring {r} is not closed (first and last positions differ)")
-                return
-            rings.append(pts)
+            item.rings += rings
+            item.polygons.append(len(rings))
+        item.gtype = "MultiPolygon"
+    else:
+        rings = _rings(item, coords, problems, "")
+        if rings is None:
+            return
         item.gtype, item.rings = "Polygon", rings
+
+
+def _rings(item: _Item, coords: object, problems: Problems, where_in: str
+           ) -> list[NDArray[np.float64]] | None:
+    if not isinstance(coords, list) or not coords:
+        problems.add(item.where, "geometry", f"{where_in}a Polygon needs at least one ring")
+        return None
+    rings = []
+    for r, ring in enumerate(coords):
+        pts = _positions(ring, 4)
+        if isinstance(pts, str):
+            problems.add(item.where, "geometry", f"{where_in}ring {r}: {pts}")
+            return None
+        if (pts[0] != pts[-1]).any():
+            problems.add(item.where, "geometry",
+                         f"{where_in}ring {r} is not closed (first and last positions differ)")
+            return None
+        rings.append(pts)
+    return rings
 
 
 def _build_geometries(items: list[_Item], projection: LocalProjection | None) -> None:
     """Create every item's shapely geometry at once, in lon/lat or (with a projection) local."""
-    for gtype in ("Point", "LineString", "Polygon"):
+    for gtype in ("Point", "LineString", "Polygon", "MultiPolygon"):
         group = [it for it in items if it.gtype == gtype]
         if not group:
             continue
@@ -210,6 +232,12 @@ def _build_geometries(items: list[_Item], projection: LocalProjection | None) ->
             if gtype == "LineString":
                 geoms = shapely.from_ragged_array(shapely.GeometryType.LINESTRING, coords,
                                                   (ring_off,))
+            elif gtype == "MultiPolygon":
+                poly_off = np.concatenate([[0], np.cumsum([n for it in group
+                                                           for n in it.polygons])])
+                multi_off = np.concatenate([[0], np.cumsum([len(it.polygons) for it in group])])
+                geoms = shapely.from_ragged_array(shapely.GeometryType.MULTIPOLYGON, coords,
+                                                  (ring_off, poly_off, multi_off))
             else:
                 geom_off = np.concatenate([[0], np.cumsum([len(it.rings) for it in group])])
                 geoms = shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords,
@@ -223,7 +251,8 @@ def _build_geometries(items: list[_Item], projection: LocalProjection | None) ->
 
 def _check_validity(items: list[_Item], problems: Problems) -> None:
     """Invalid or self-intersecting polygons, with GEOS's explanation (in lon/lat)."""
-    polys = [it for it in items if it.gtype == "Polygon" and it.lonlat is not None]
+    polys = [it for it in items if it.gtype in ("Polygon", "MultiPolygon")
+             and it.lonlat is not None]
     if not polys:
         return
     geoms = np.array([it.lonlat for it in polys], dtype=object)
@@ -272,6 +301,31 @@ def _project_entrances(households: dict[str, Household], projection: LocalProjec
     moved = {h.id: Household(h.id, h.parcel, p, h.residents, h.consent, h.attributes)
              for h, p in zip(with_entrance, points, strict=True)}
     return {k: moved.get(k, h) for k, h in households.items()}
+
+
+def _building_parts(fid: str, it: _Item, reader: FieldReader,
+                    seen: dict[tuple[str, str], int], problems: Problems) -> list[Building]:
+    """One Building, or one per part of a MultiPolygon building (ids ``ID#1``, ``ID#2``...,
+    each with the feature's properties): every part occludes on its own."""
+    if not isinstance(it.local, MultiPolygon):
+        b = build_building(fid, it.local, reader)
+        return [b] if b is not None else []
+    parts = list(it.local.geoms)
+    first = build_building(fid, parts[0], reader)
+    if first is None:
+        return []
+    if len(parts) == 1:
+        return [first]
+    out = []
+    for k, part in enumerate(parts, start=1):
+        pid = f"{fid}#{k}"
+        if ("building", pid) in seen:
+            problems.add(it.where, "id", f"part {k} would be building {json.dumps(pid)}, which "
+                         f"features[{seen[('building', pid)]}] already uses")
+            continue
+        seen[("building", pid)] = it.index
+        out.append(Building(pid, part, first.household, first.attributes))
+    return out
 
 
 def parse_world(doc: object, source: str) -> World:
@@ -342,9 +396,7 @@ def parse_world(doc: object, source: str) -> World:
             if h is not None:
                 households[fid] = h
         elif it.kind == "building":
-            b = build_building(fid, it.local, reader)
-            if b is not None:
-                buildings.append(b)
+            buildings += _building_parts(fid, it, reader, seen, problems)
         elif it.kind == "camera":
             c = build_camera(fid, it.local, reader)
             if c is not None:

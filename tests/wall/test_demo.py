@@ -126,3 +126,63 @@ def test_bad_input_is_one_precise_line(args, message):
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_demo_on_a_world_imported_from_openstreetmap(tmp_path: Path) -> None:
+    """``rtcc world import`` of a piece of Helsinki, then ``rtcc demo --world`` on it: the wall's
+    map is the real streets, with the map data's credit."""
+    from tests.world.osmdata import helsinki
+
+    world = tmp_path / "kamppi.geojson"
+    made = await asyncio.create_subprocess_exec(
+        *rtcc("world", "import", str(helsinki()), "--bbox", "24.930,60.163,24.940,60.168",
+              "-o", str(world)), cwd=ROOT, stderr=asyncio.subprocess.PIPE)
+    _, err = await made.communicate()
+    assert made.returncode == 0, err.decode()
+    proc = await asyncio.create_subprocess_exec(
+        *rtcc("demo", "--world", str(world), "--cameras", "2", "--port", "0", "--duration", "25",
+              "--log-level", "warning"),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
+    stderr = asyncio.create_task(proc.stderr.read())
+    out: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode()
+            assert line, "".join(out) + (await asyncio.wait_for(stderr, 10)).decode()[-3000:]
+            out.append(line)
+            if "password:" in line:
+                break
+        text = "".join(out)
+        assert f"world file {world}" in text
+        url = found(r"(http://127\.0\.0\.1:\d+)/wall/", text)[0]
+        user, password = found(r"login: (\S+)\s+password: (\S+)", text)
+        async with aiohttp.ClientSession() as http:
+            r = await http.post(f"{url}/api/login",
+                                json={"username": user, "password": password})
+            assert r.status == 200, await r.text()
+            auth = {"Authorization": f"Bearer {(await r.json())['token']}"}
+            mapdoc = await (await http.get(f"{url}/api/wall/map", headers=auth)).json()
+        assert mapdoc["attribution"] == "© OpenStreetMap contributors"
+        streets = [f for f in mapdoc["features"] if f["properties"]["kind"] == "street"]
+        assert len(streets) > 50
+        assert all(f["properties"]["id"].startswith(("w", "sw-w")) for f in streets)
+        west, south, east, north = mapdoc["bbox"]
+        assert 24.92 < west < east < 24.95 and 60.16 < south < north < 60.17  # Kamppi, Helsinki
+        try:
+            await asyncio.wait_for(proc.stdout.read(), 60)
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+        except TimeoutError:
+            raise AssertionError(f"the demo did not stop:\n{await _where(proc, stderr)}") \
+                from None
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        stderr.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stderr

@@ -211,7 +211,8 @@ async function loadMap() {
     const doc = await getJson("/api/wall/map", state.session.token);
     state.map.render(doc);
     state.map.setWatched(new Set(state.tiles.keys()));
-    $("#map-note").textContent = "";
+    // Map data under the ODbL is credited wherever it is shown.
+    $("#map-note").textContent = doc.attribution ? `Map data ${doc.attribution}` : "";
   } catch (err) {
     $("#map-note").textContent = `map unavailable: ${err.message}`;
   }
