@@ -81,6 +81,16 @@ def _log2_n(raw: str) -> int:
     return value
 
 
+def _at_least(low: int, cast: Callable[[str], Any]) -> Callable[[str], Any]:
+    def check(raw: str) -> Any:
+        value = cast(raw)
+        if value < low:
+            raise ValueError(f"expected a value >= {low}")
+        return value
+
+    return check
+
+
 def _log_level(raw: str) -> str:
     low = raw.strip().lower()
     if low not in _LOG_LEVELS:
@@ -201,6 +211,10 @@ class Settings:
     )
     request_max_area: float = _setting(
         _positive(_float), "largest footage-request area in square miles", default=0.5
+    )
+    request_k: int = _setting(
+        _at_least(2, _int), "fewest request-tier cameras a footage request may ask, and below "
+        "which the police see a count as 'fewer than k' (docs/security.md)", default=3
     )
     clip_store_url: str = _setting(
         _clip_url, "cameras' local store for approved clips older than the live buffer, "

@@ -23,7 +23,7 @@ import dataclasses
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,8 @@ from rtcc.ingest.writer import FrameWriter, WriterConfig
 from rtcc.metrics import registry_of
 from rtcc.metrics import setup as metrics_setup
 from rtcc.registry.cache import ConsentCache
+from rtcc.registry.consent import effective_tier
+from rtcc.registry.police_view import Audience, Disclosure
 from rtcc.registry.webutil import CONSENT_CACHE, USER
 from rtcc.vocabulary import CameraState, UserRole
 from rtcc.web import errors
@@ -248,26 +250,47 @@ HUB = web.AppKey("hub", Hub)
 
 
 OPERATIONS_ROLES: frozenset[UserRole] = frozenset({"admin", "operator", "auditor"})
-"""Who may see worker states (sources, even redacted, tell where every camera is)."""
+"""Who may see worker states (sources, even redacted, tell where every camera is). The police
+(operators) see them only for the cameras they see live (:mod:`rtcc.registry.police_view`)."""
+WORKERS_ROLES: frozenset[UserRole] = frozenset({"admin", "auditor"})
+"""Who may see the hub workers: their camera counts include cameras hidden from the police."""
 
 
-def _require_operations(request: web.Request) -> None:
+def _require(request: web.Request, roles: frozenset[UserRole]) -> Audience:
     user = request.get(USER)
     if user is None:
         raise AuthError("missing credentials: send Authorization: Bearer <token>")
-    if user.role not in OPERATIONS_ROLES:
-        raise Forbidden(f"role {user.role} may not see hub cameras")
+    if user.role not in roles:
+        raise Forbidden(f"role {user.role} may not {request.method} {request.path}")
+    return Audience(user.role, user.household)
+
+
+def _shown(request: web.Request, audience: Audience) -> Callable[[str], bool]:
+    """Whether ``audience`` may see a camera's ingest state: everything for the oversight
+    roles; for the police only cameras they see live (a registry camera's frames, source or
+    ``gated`` state are more than its tier shares; others do not exist for them)."""
+    if audience.sees_everything:
+        return lambda cam: True
+    cache, now = request.app[CONSENT_CACHE], time.time()
+
+    def shown(cam: str) -> bool:
+        record = cache.record(cam)
+        return record is not None and audience.camera(
+            effective_tier(record, now), record.household) is Disclosure.LIVE
+
+    return shown
 
 
 async def _cameras_handler(request: web.Request) -> web.Response:
-    _require_operations(request)
+    shown = _shown(request, _require(request, OPERATIONS_ROLES))
     hub = request.app[HUB]
     own = hub.ownership
     return web.json_response({
         "worker": own.worker_id if own is not None else None,
         "sharding": own is not None,
-        "cameras": hub.cameras(),
-        "owners": dict(sorted(own.owners.items())) if own is not None else None,
+        "cameras": [c for c in hub.cameras() if shown(str(c["id"]))],
+        "owners": dict(sorted((cam, worker) for cam, worker in own.owners.items()
+                              if shown(cam))) if own is not None else None,
         "redis_up": hub.writer.redis_up,
         "queued_frames": hub.writer.queued_frames,
         "reconnect_budget": {"rate": hub.budget.rate, "burst": hub.budget.burst,
@@ -277,16 +300,16 @@ async def _cameras_handler(request: web.Request) -> web.Response:
 
 
 async def _camera_handler(request: web.Request) -> web.Response:
-    _require_operations(request)
+    shown = _shown(request, _require(request, OPERATIONS_ROLES))
     cam = request.match_info["cam"]
     worker = request.app[HUB].workers.get(cam)
-    if worker is None:
+    if worker is None or not shown(cam):
         raise NotFound(f"no camera {cam!r} on this hub", "cam")
     return web.json_response(worker.snapshot())
 
 
 async def _workers_handler(request: web.Request) -> web.Response:
-    _require_operations(request)
+    _require(request, WORKERS_ROLES)
     hub = request.app[HUB]
     now = time.time()
     found = await members(request.app[LIVE_REDIS], now)

@@ -31,7 +31,6 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessi
 
 from rtcc.errors import (
     AuthError,
-    Forbidden,
     InvalidInput,
     MediaError,
     MethodNotAllowed,
@@ -103,20 +102,23 @@ class WhipEndpoint:
     def __init__(self, lookup: Callable[[str], CameraWorker | None]) -> None:
         self._lookup = lookup
         self.sessions: dict[str, WhipSession] = {}
+        self._warned: set[str] = set()
 
     def _worker(self, request: web.Request) -> WhipWorker:
+        # One answer for an unknown camera, one without a token and a wrong token: this route
+        # is open to anyone on the network, who must not learn which camera ids exist
+        # (docs/security.md). Why a camera was refused goes to the log.
         cam = request.match_info["cam"]
         worker = self._lookup(cam)
-        if not isinstance(worker, WhipWorker):
-            raise NotFound(f"no WHIP camera {cam!r} on this hub", "cam")
-        expected = worker.source.token
-        if not expected:
-            raise Forbidden(f"camera {cam!r} has no WHIP token configured; give it a 'token' "
-                            "in the sources file")
+        expected = worker.source.token if isinstance(worker, WhipWorker) else None
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                                  expected.encode()):
+        if not isinstance(worker, WhipWorker) or not expected or scheme.lower() != "bearer" \
+                or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            if isinstance(worker, WhipWorker) and not expected and cam not in self._warned:
+                self._warned.add(cam)  # once: probes must not flood the log
+                log.warning("WHIP camera %s has no token configured; give it a 'token' in the "
+                            "sources file", cam)
             raise AuthError("missing or wrong bearer token", realm="rtcc-whip")
         return worker
 

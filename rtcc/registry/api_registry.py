@@ -1,12 +1,12 @@
 """HTTP routes of the registry proper: cameras, consent, history, households, export.
 
-Who sees what:
+Who sees what is decided by :mod:`rtcc.registry.police_view` (docs/security.md):
 
 * ``admin``, ``auditor``: every camera, every field;
 * ``resident``: the cameras of their own household (403 for any other household's);
-* ``operator``: only cameras whose owners share at least their location (effective tier above
-  ``none``), and only location, optics and tier: no household, owner or stream source. A camera at
-  ``none`` does not exist for the police (404).
+* ``operator``: only cameras the police view shows on their own (effective tier ``registry`` or
+  ``live``), and only location, optics and tier: no household, owner or stream source. Any other
+  camera answers 404 exactly as an unknown id does, and operators cannot filter by household.
 
 Consent changes: a resident for their own cameras, an admin for any (:func:`authorize_consent`).
 """
@@ -22,8 +22,9 @@ from rtcc.errors import Forbidden, InvalidInput, NotFound
 from rtcc.registry.audit import Actor
 from rtcc.registry.consent import effective_tier
 from rtcc.registry.importer import export_registry
+from rtcc.registry.police_view import Audience, unknown_camera_message
 from rtcc.registry.store import RegisteredCamera, camera_json
-from rtcc.registry.webutil import AUDIT, REGISTRY, client_ip, read_json, require
+from rtcc.registry.webutil import AUDIT, REGISTRY, client_ip, current_user, read_json, require
 from rtcc.vocabulary import TIERS, USER_ROLES
 
 routes = web.RouteTableDef()
@@ -33,22 +34,19 @@ def _actor(request: web.Request) -> Actor:
     return require(request, *USER_ROLES).actor(client_ip(request))
 
 
-def _visible(actor: Actor, cam: RegisteredCamera, now: float) -> bool:
-    if actor.role in ("admin", "auditor"):
-        return True
-    if actor.role == "resident":
-        return cam.household is not None and cam.household == actor.household
-    return effective_tier(cam.consent, now) != "none"
+def _disclosed(request: web.Request, cam: RegisteredCamera, now: float) -> bool:
+    return Audience.of(current_user(request)).camera(
+        effective_tier(cam.consent, now), cam.household).individual
 
 
 async def _camera_for(request: web.Request, actor: Actor) -> RegisteredCamera:
     reg = request.app[REGISTRY]
-    cam = await reg.get(request.match_info["camera"])
-    now = time.time()
+    cam_id = request.match_info["camera"]
+    cam = await reg.find(cam_id)
+    if cam is None or (actor.role != "resident" and not _disclosed(request, cam, time.time())):
+        raise NotFound(unknown_camera_message(cam_id))
     if actor.role == "resident" and cam.household != actor.household:
         raise Forbidden(f"camera {cam.id!r} belongs to another household")
-    if actor.role == "operator" and effective_tier(cam.consent, now) == "none":
-        raise NotFound(f"unknown camera {cam.id!r}")
     return cam
 
 
@@ -71,6 +69,9 @@ async def list_cameras(request: web.Request) -> web.Response:
     if tier is not None and tier not in TIERS:
         raise InvalidInput(f"unknown tier {tier!r} (expected one of {', '.join(TIERS)})", "tier")
     household = request.query.get("household")
+    if household is not None and actor.role == "operator":
+        # The police view carries no households: a filter by one would link cameras to it.
+        raise Forbidden("role operator may not look cameras up by household")
     if actor.role == "resident":
         if household is not None and household != actor.household:
             raise Forbidden(f"household {household!r} is not yours")
@@ -78,8 +79,11 @@ async def list_cameras(request: web.Request) -> web.Response:
     cams = await reg.cameras(household)
     now = time.time()
     out = [_json(request, actor, c) for c in cams
-           if _visible(actor, c, now) and (tier is None or effective_tier(c.consent, now) == tier)]
-    return web.json_response({"cameras": out, "version": await reg.version()})
+           if _disclosed(request, c, now)
+           and (tier is None or effective_tier(c.consent, now) == tier)]
+    # The registry's version counts every consent change, hidden cameras' too: not for police.
+    version = None if actor.role == "operator" else await reg.version()
+    return web.json_response({"cameras": out, "version": version})
 
 
 @routes.get("/api/cameras/{camera}")

@@ -7,10 +7,21 @@ household see the ask (cameras without a household are answered by an admin) and
 decline it. An approval collects the camera's clip for the window into the evidence store. Asks
 nobody answers expire with the request (``RTCC_REQUEST_EXPIRY``, default 72 h).
 
-Police never learn who declined: the request as operators see it (:meth:`FootageRequest.view`)
-carries only counts (asked, approved, declined, pending, expired) and the evidence collected; the
-events published on ``keys.REQUEST_EVENTS`` carry counts only. Who answered what is in the audit
-log, which operators cannot read.
+Police never learn who declined (docs/security.md, finding 6):
+
+* request-tier cameras are not shown to the police one by one (:mod:`rtcc.registry.police_view`),
+  so an operator cannot draw an area around one camera;
+* a request whose area holds fewer than ``k`` request-tier cameras (``RTCC_REQUEST_K``, 3) is
+  refused, and so is one of an operator whose asked cameras differ from those of one of their own
+  earlier requests by 1 to k-1 cameras (comparing the two would single those owners out);
+  refusals are audited (``request.refused``), so probing shows in the oversight record;
+* the request as the police see it (:meth:`FootageRequest.view` with a police audience) says how
+  many were asked, how many shared (the evidence), and how many did not share, declined and
+  unanswered together, "fewer than k" below k; it stays ``open`` until its deadline whether or not
+  everyone answered, because an early close would tell that the missing answers were declines;
+* the events on ``keys.REQUEST_EVENTS`` carry the police view: a decline publishes nothing.
+
+Who answered what is in the audit log, which operators cannot read.
 
 Redis: ``keys.request(id)`` hash, ``keys.request_asks(id)`` hash camera -> state,
 ``keys.household_asks(household)`` set of ``request|camera``, ``keys.REQUESTS_ALL`` and
@@ -32,9 +43,10 @@ from rtcc import keys
 from rtcc.config import Settings
 from rtcc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rtcc.registry.area import Area, parse_area
-from rtcc.registry.audit import Actor, begin
+from rtcc.registry.audit import Actor, AuditLog, begin
 from rtcc.registry.consent import effective_tier, format_time, parse_time
 from rtcc.registry.evidence import SERVICE, ClipSource, EvidenceItem, EvidenceStore, evidence_id
+from rtcc.registry.police_view import DEFAULT_K, Audience
 from rtcc.registry.store import Registry
 from rtcc.registry.txn import Txn, commit, text, text_map
 
@@ -54,11 +66,22 @@ class RequestPolicy:
     expiry: float = 72 * 3600.0
     min_justification: int = 20
     max_justification: int = 4000
+    k: int = DEFAULT_K
+    """Fewest request-tier cameras a request may ask (and the police view's threshold)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestPolicy:
         return cls(min_sq_mi=settings.request_min_area, max_sq_mi=settings.request_max_area,
-                   expiry=settings.request_expiry)
+                   expiry=settings.request_expiry, k=settings.request_k)
+
+
+class Refused(InvalidInput):
+    """A request refused to protect the residents' anonymity (audited as ``request.refused``)."""
+
+    def __init__(self, message: str, reason: str, earlier: str | None) -> None:
+        super().__init__(message, "area")
+        self.reason = reason
+        self.earlier = earlier
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,23 +118,49 @@ class FootageRequest:
                    raw["status"],
                    {k: int(raw.get(k) or 0) for k in ("asked", *ASK_STATES)})
 
-    def view(self, evidence: list[EvidenceItem] | None = None) -> dict[str, Any]:
-        """The request as the police see it: counts, never which camera declined."""
+    def view(self, audience: Audience, evidence: list[EvidenceItem] | None = None, *,
+             now: float | None = None) -> dict[str, Any]:
+        """The request as ``audience`` may see it: for the oversight roles every count; for
+        the police :func:`police_counts` and a status that never closes before the deadline."""
+        when = time.time() if now is None else now
+        counts: dict[str, int | str]
+        if audience.sees_everything:
+            status, counts = self.status, dict(self.counts)
+        else:
+            status = police_status(self, when)
+            counts = police_counts(self.counts, audience)
         return {
             "id": self.id, "case": self.case, "justification": self.justification,
             "area": self.area, "area_sq_mi": round(self.area_sq_mi, 6),
             "start": format_time(self.start), "end": format_time(self.end),
             "created": format_time(self.created), "created_by": self.created_by,
-            "expires_at": format_time(self.expires_at), "status": self.status,
-            "counts": dict(self.counts),
+            "expires_at": format_time(self.expires_at), "status": status,
+            "counts": counts,
             "evidence": [e.as_json() for e in evidence or []],
         }
 
 
-def _event(kind: str, req: FootageRequest, counts: dict[str, int], status: str) -> str:
-    # Counts only: this channel may be read by police-facing components.
-    return json.dumps({"kind": kind, "request": req.id, "case": req.case, "status": status,
-                       "counts": counts}, separators=(",", ":"))
+def police_counts(counts: dict[str, int], audience: Audience) -> dict[str, int | str]:
+    """What the police may know of a request's answers: how many cameras were asked, how many
+    shared, and how many did not (declined, not answered yet, or expired: never told apart),
+    each below k as "fewer than k"."""
+    asked, shared = counts.get("asked", 0), counts.get("approved", 0)
+    return {"asked": audience.count(asked), "shared": audience.count(shared),
+            "not_shared": audience.count(asked - shared)}
+
+
+def police_status(req: FootageRequest, now: float) -> str:
+    """``open`` until the deadline, then ``closed``: closing early when every owner answered
+    would tell that the clips still missing were declined."""
+    return "open" if now < req.expires_at else "closed"
+
+
+def _event(kind: str, req: FootageRequest, counts: dict[str, int], k: int, now: float) -> str:
+    # The police view only: this channel may be read by police-facing components.
+    return json.dumps({"kind": kind, "request": req.id, "case": req.case,
+                       "status": police_status(req, now),
+                       "counts": police_counts(counts, Audience("operator", None, k))},
+                      separators=(",", ":"))
 
 
 class Requests:
@@ -225,6 +274,9 @@ class Requests:
             asked = [cam for cam in await self.registry.cameras()
                      if effective_tier(cam.consent, when) == "request"
                      and area.contains(cam.info.lon, cam.info.lat)]
+            # Both checks read what this batch is built on; a concurrent request changes
+            # REQUESTS_SEQ, so the batch is rebuilt and checked again.
+            await self._check_anonymity(actor, {cam.id for cam in asked})
             counts = {"asked": len(asked), "pending": len(asked), "approved": 0,
                       "declined": 0, "expired": 0}
             req = FootageRequest(rid, case, just, area.geojson, area.square_miles, start, end,
@@ -247,12 +299,44 @@ class Requests:
                 "case": case, "justification": just, "area": area.geojson,
                 "area_sq_mi": round(area.square_miles, 6), "start": format_time(start),
                 "end": format_time(end), "asked": [c.id for c in asked]}, now=when)
-            txn.publish(keys.REQUEST_EVENTS, _event("created", req, counts, req.status))
+            txn.publish(keys.REQUEST_EVENTS, _event("created", req, counts, self.policy.k,
+                                                    when))
             return txn, req
 
-        req = await commit(self.redis, build, what="opening a request")
+        try:
+            req = await commit(self.redis, build, what="opening a request")
+        except Refused as err:
+            await AuditLog(self.redis).append(
+                "request.refused", actor=actor, subject=case,
+                details={"case": case, "reason": err.reason, "area": area.geojson,
+                         "area_sq_mi": round(area.square_miles, 6), "earlier": err.earlier})
+            raise
         log.info("request %s (case %s) asks %d cameras", req.id, req.case, req.counts["asked"])
         return req
+
+    async def _check_anonymity(self, actor: Actor, asked: set[str]) -> None:
+        """Refuse a request that would let its answers single out a camera's owner: fewer than
+        k cameras asked, or 1 to k-1 cameras of difference with an earlier request of the same
+        user (the difference of two requests' counts is the answer of those few)."""
+        k = self.policy.k
+        if len(asked) < k:
+            raise Refused(
+                f"area: fewer than {k} cameras in this area take footage requests; a request "
+                f"must reach at least {k}, so that no owner's answer can be told apart from "
+                "the others' (draw a larger area)", "too_few", None)
+        for earlier in await self.all():
+            if earlier.created_by != actor.name:
+                continue
+            before = set(await self.asks(earlier.id))
+            if not before & asked:
+                continue
+            added, left = len(asked - before), len(before - asked)
+            if 0 < added < k or 0 < left < k:
+                raise Refused(
+                    f"area: this request and your request {earlier.id} differ by fewer than {k} "
+                    "of the cameras they ask; comparing their answers would single those "
+                    f"owners out (ask the same cameras again, or an area that differs by at "
+                    f"least {k})", "overlap", earlier.id)
 
     # --- answering -----------------------------------------------------------------------------
 
@@ -310,7 +394,9 @@ class Requests:
             if status == "answered":
                 writer.append(SERVICE, "request.answered", request_id,
                               {"case": fresh.case, "counts": counts}, now=when)
-            txn.publish(keys.REQUEST_EVENTS, _event("decision", fresh, counts, status))
+            if state == "approved":  # a decline says nothing: police cannot tell it from silence
+                txn.publish(keys.REQUEST_EVENTS, _event("shared", fresh, counts, self.policy.k,
+                                                        when))
             return txn, {"request": request_id, "camera": camera_id, "decision": state,
                          "evidence": item.as_json() if item else None}
 
@@ -379,7 +465,8 @@ class Requests:
                 writer.append(SERVICE, "request.expired", rid,
                               {"case": req.case, "unanswered": len(pending), "counts": counts},
                               now=when)
-                txn.publish(keys.REQUEST_EVENTS, _event("expired", req, counts, "expired"))
+                txn.publish(keys.REQUEST_EVENTS, _event("closed", req, counts, self.policy.k,
+                                                        when))
                 return txn, True
 
             if await commit(self.redis, build, what=f"expiry of {rid}"):

@@ -2,9 +2,12 @@
 
 The wall draws its map from this document: parcels (coloured by their household's consent tier as
 the registry has it now), buildings, streets and sidewalks, camera points and each camera's
-visibility polygon (``rtcc.world.visibility``: field of view cut by buildings). Geometry is
-computed once per world (:class:`MapGeometry`, CPU work: build it in an executor); the consent
-properties are filled in per request so the map always shows the current registry.
+visibility polygon (``rtcc.world.visibility``: field of view cut by buildings), and the density
+of request-tier cameras per fixed grid cell. Geometry is computed once per world
+(:class:`MapGeometry`, CPU work: build it in an executor); the consent properties are filled in
+per request so the map always shows the current registry, and what each viewer may see of it is
+decided by :mod:`rtcc.registry.police_view` (the police: parcels without tier, residents or id;
+no ``none`` or ``request`` camera on its own, only the density).
 
 Pure: no I/O besides what the caller passes in.
 """
@@ -18,7 +21,11 @@ from typing import Any
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from rtcc.registry.police_view import Audience, density_cells
+from rtcc.vocabulary import Tier
 from rtcc.world.model import World
+
+Bounds = tuple[float, float, float, float]
 
 COORD_DIGITS = 7
 """1e-7 degree is about 1 cm: plenty for a map and it keeps the document small."""
@@ -50,8 +57,10 @@ class MapGeometry:
     """(street id, kind, geometry)."""
     cameras: tuple[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any]], ...]
     """(camera id, point, view polygon or None, static properties)."""
-    bounds: tuple[float, float, float, float]
-    """(west, south, east, north) in degrees."""
+    bounds: Bounds
+    """(west, south, east, north) in degrees of parcels, buildings and streets."""
+    camera_bounds: dict[str, Bounds]
+    """Each camera's point and view polygon: the map's box grows only by cameras it shows."""
     attribution: str | None = None
     """The map data's credit line (an imported world's ``© OpenStreetMap contributors``)."""
 
@@ -83,18 +92,29 @@ def build_geometry(world: World,
             props,
         ))
     # The bbox from the projected coordinates themselves: a box in metres is not a box in degrees.
+    geoms = [g for _, g, _ in households] + [g for _, g in buildings] + [g for *_, g in streets]
+    camera_bounds = {}
+    for cid, point, view, _props in cameras:
+        camera_bounds[cid] = _bounds([point] if view is None else [point, view])
+    credit = world.properties.get("attribution")
+    return MapGeometry(households, buildings, streets, tuple(cameras), _bounds(geoms),
+                       camera_bounds, credit if isinstance(credit, str) and credit else None)
+
+
+def _bounds(geoms: list[dict[str, Any]]) -> Bounds:
     lons: list[float] = []
     lats: list[float] = []
-    geoms = [g for _, g, _ in households] + [g for _, g in buildings] + [g for *_, g in streets]
-    geoms += [c[1] for c in cameras] + [c[2] for c in cameras if c[2] is not None]
     for geom in geoms:
         for lon, lat in _points(geom["coordinates"]):
             lons.append(lon)
             lats.append(lat)
-    bbox = (min(lons), min(lats), max(lons), max(lats)) if lons else (0.0, 0.0, 0.0, 0.0)
-    credit = world.properties.get("attribution")
-    return MapGeometry(households, buildings, streets, tuple(cameras), bbox,
-                       credit if isinstance(credit, str) and credit else None)
+    return (min(lons), min(lats), max(lons), max(lats)) if lons else (0.0, 0.0, 0.0, 0.0)
+
+
+def _union(a: Bounds, b: Bounds) -> Bounds:
+    if a == (0.0, 0.0, 0.0, 0.0):
+        return b
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def _points(coords: Any) -> Any:
@@ -105,31 +125,49 @@ def _points(coords: Any) -> Any:
         yield from _points(c)
 
 
-def map_document(geometry: MapGeometry, *, household_tier: Callable[[str], str],
-                 camera_tier: Callable[[str], str], camera_live: Callable[[str], bool],
-                 ) -> dict[str, Any]:
-    """The map as a GeoJSON FeatureCollection with the consent state of right now.
+def map_document(geometry: MapGeometry, audience: Audience, *,
+                 household_tier: Callable[[str], Tier], camera_tier: Callable[[str], Tier],
+                 camera_live: Callable[[str], bool]) -> dict[str, Any]:
+    """The map as ``audience`` may see it, as a GeoJSON FeatureCollection with the consent state
+    of right now.
 
-    Feature ``properties.kind`` is ``household`` (with ``tier``), ``building``, ``street``
-    (``class`` street or sidewalk), ``view`` (a camera's visibility polygon, with ``camera`` and
-    ``live``) or ``camera`` (with ``tier`` and ``live``). Views come before cameras so a client
-    drawing in order puts camera markers on top. ``attribution`` is the map data's credit line,
-    when the world has one: the page shows it under the map."""
+    Feature ``properties.kind`` is ``household`` (with ``id``, ``tier`` and ``residents`` only
+    for those who may see them), ``building``, ``street`` (``class`` street or sidewalk),
+    ``view`` (a camera's visibility polygon, with ``camera`` and ``live``), ``camera`` (with
+    ``tier`` and ``live``) or ``request_density`` (a fixed grid cell with ``count``: request-tier
+    cameras in it, "fewer than k" below k for the police). Views come before cameras so a client
+    drawing in order puts camera markers on top; cameras the audience may not see on their own
+    are absent, views included."""
     features: list[dict[str, Any]] = []
     for hid, geom, residents in geometry.households:
-        features.append(_feature(geom, kind="household", id=hid, tier=household_tier(hid),
-                                 residents=residents))
+        features.append(_feature(geom, kind="household",
+                                 **audience.parcel(hid, household_tier(hid), residents)))
     for bid, geom in geometry.buildings:
         features.append(_feature(geom, kind="building", id=bid))
     for sid, kind, geom in geometry.streets:
         features.append(_feature(geom, kind="street", id=sid, **{"class": kind}))
-    for cid, _point, view, _props in geometry.cameras:
+    bounds = geometry.bounds
+    shown: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], Tier]] = []
+    requests: list[tuple[float, float]] = []
+    for cid, point, view, props in geometry.cameras:
+        tier = camera_tier(cid)
+        if tier == "request":
+            lon, lat = point["coordinates"]
+            requests.append((lon, lat))
+        disclosure = audience.camera(tier, props.get("household"))
+        if disclosure.individual:
+            if not disclosure.household:
+                props = {**props, "household": None}
+            shown.append((cid, point, view, props, tier))
+            bounds = _union(bounds, geometry.camera_bounds[cid])
+    for cid, _point, view, _props, _tier in shown:
         if view is not None:
             features.append(_feature(view, kind="view", camera=cid, live=camera_live(cid)))
-    for cid, point, _view, props in geometry.cameras:
-        features.append(_feature(point, kind="camera", id=cid, tier=camera_tier(cid),
+    for cid, point, _view, props, tier in shown:
+        features.append(_feature(point, kind="camera", id=cid, tier=tier,
                                  live=camera_live(cid), **props))
-    west, south, east, north = geometry.bounds
+    features.extend(cell.feature() for cell in density_cells(requests, bounds, audience))
+    west, south, east, north = bounds
     doc: dict[str, Any] = {
         "type": "FeatureCollection",
         "bbox": [west, south, east, north],

@@ -3,9 +3,11 @@
 * ``GET /wall/`` — the page (``GET /`` and ``GET /wall`` redirect there); ``/wall/static/...``.
 * ``GET /wall/ws`` — the page's multiplexing WebSocket (:mod:`rtcc.wall.ws`).
 * ``POST /wall/whep/{cam}``, ``DELETE /wall/whep/{cam}/{session}`` — WHEP (:mod:`rtcc.wall.whep`).
-* ``GET /api/wall/cameras`` — tile metadata: every registered camera with its tier, whether it is
+* ``GET /api/wall/cameras`` — tile metadata: every camera the viewer may see on its own (for the
+  police: registry and live ones, :mod:`rtcc.registry.police_view`) with its tier, whether it is
   live now, its tile state and viewers; owners only for live cameras.
-* ``GET /api/wall/map`` — the neighbourhood as GeoJSON in lon/lat (:mod:`rtcc.wall.mapdata`).
+* ``GET /api/wall/map`` — the neighbourhood as GeoJSON in lon/lat (:mod:`rtcc.wall.mapdata`), as
+  the viewer may see it.
 
 The JSON routes want ``Authorization: Bearer <token>`` of an admin or operator (the same tokens as
 the registry API; ``POST /api/login`` issues one).
@@ -21,6 +23,7 @@ from aiohttp import web
 
 from rtcc.errors import AuthError, Forbidden, NotFound, RtccError
 from rtcc.metrics import registry_of
+from rtcc.registry.police_view import Audience
 from rtcc.registry.users import UserPolicy
 from rtcc.registry.webutil import CONSENT_CACHE, USER
 from rtcc.wall.access import Viewer, bearer_token
@@ -76,17 +79,21 @@ async def to_page(request: web.Request) -> web.Response:
     raise web.HTTPFound("/wall/")
 
 
+def _audience(request: web.Request, viewer: Viewer) -> Audience:
+    return Audience(viewer.role, None, request.app[SETTINGS].request_k)
+
+
 async def cameras(request: web.Request) -> web.Response:
-    await _viewer(request)
+    audience = _audience(request, await _viewer(request))
     wall = request.app[WALL]
-    return web.json_response({"cameras": await wall.camera_list(),
-                              "following": wall.hub.following()})
+    return web.json_response({"cameras": await wall.camera_list(audience),
+                              "following": wall.following(audience)})
 
 
 async def map_data(request: web.Request) -> web.Response:
-    await _viewer(request)
+    audience = _audience(request, await _viewer(request))
     try:
-        doc = await request.app[WALL].map_doc()
+        doc = await request.app[WALL].map_doc(audience)
     except RtccError as err:
         raise NotFound(str(err)) from None
     return web.json_response(doc, content_type="application/geo+json")

@@ -18,6 +18,7 @@ import redis.asyncio as aredis
 from rtcc.errors import RtccError
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
+from rtcc.registry.police_view import Audience
 from rtcc.registry.store import RegisteredCamera, Registry
 from rtcc.registry.token_watch import TokenWatch
 from rtcc.registry.users import UserPolicy, Users
@@ -105,12 +106,16 @@ class Wall:
             self.consent.set_household_seeds(seeds)
         return self._cameras
 
-    async def camera_list(self) -> list[dict[str, Any]]:
-        """Every registered camera with its consent now and, when live, its tile state."""
+    async def camera_list(self, audience: Audience) -> list[dict[str, Any]]:
+        """Every camera ``audience`` may see on its own (the police: registry and live ones),
+        with its consent now and, when live, its tile state."""
         out = []
         now = time.time()
         for cam in await self.refresh_registry():
             info = cam.info
+            tier = self.consent.camera_tier(cam.id, now)
+            if not audience.camera(tier, info.household).individual:
+                continue
             live = self.consent.is_live(cam.id)
             out.append({
                 "id": cam.id,
@@ -122,18 +127,26 @@ class Wall:
                 "direction": info.direction,
                 "fov": info.fov,
                 "range": info.range,
-                "tier": self.consent.camera_tier(cam.id, now),
+                "tier": tier,
                 "live": live,
                 "state": self.hub.tile_state(cam.id) if live else "revoked",
                 "viewers": self.hub.viewers_of(cam.id),
             })
         return out
 
-    async def map_doc(self) -> dict[str, Any]:
+    def following(self, audience: Audience) -> list[str]:
+        """The cameras the wall reads now, as far as ``audience`` may know them."""
+        now = time.time()
+        return [cam for cam in self.hub.following()
+                if audience.camera(self.consent.camera_tier(cam, now),
+                                   self.consent.household_of(cam)).individual]
+
+    async def map_doc(self, audience: Audience) -> dict[str, Any]:
         await self.refresh_registry()
         if self.geometry is None:
             raise RtccError(self.map_error or "no world file: start the wall with --world FILE "
                             "(or RTCC_WORLD) to draw the neighbourhood map")
-        return map_document(self.geometry, household_tier=self.consent.household_tier,
+        return map_document(self.geometry, audience,
+                            household_tier=self.consent.household_tier,
                             camera_tier=self.consent.camera_tier,
                             camera_live=self.consent.is_live)

@@ -48,6 +48,7 @@ from rtcc.errors import (
     UnsupportedMediaType,
 )
 from rtcc.ice import restrict_host_candidates
+from rtcc.registry.police_view import not_live_message
 from rtcc.registry.token_watch import TokenWatch
 from rtcc.wall.access import (
     EVENT_VIEW_REFUSED,
@@ -146,7 +147,7 @@ class WhepService:
         if not self.hub.is_live(cam):
             await self.audit.record(viewer, EVENT_VIEW_REFUSED, cam,
                                     {"via": "whep", "reason": "not_live"})
-            raise Forbidden(f"camera {cam} is not live-consented")
+            raise Forbidden(not_live_message(cam))
         lim = self.limits
         if self.held_by(viewer.name) >= lim.per_user:
             raise RateLimited(f"at most {lim.per_user} WHEP sessions per user; end one first",
@@ -220,7 +221,7 @@ class WhepService:
             await self.audit.record(viewer, EVENT_VIEW_STOP, cam, {
                 "via": "whep", "reason": "revoked" if revoked else "error", "seconds": 0})
             if revoked:
-                raise Forbidden(str(err)) from None
+                raise Forbidden(not_live_message(cam)) from None
             raise
         self.sessions[session.id] = session
         if self.tokens is not None and viewer.token_digest:

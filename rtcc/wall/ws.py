@@ -5,7 +5,10 @@ cannot put an Authorization header on a WebSocket); the server answers ``hello``
 4401/4403. Then ``sub``/``unsub`` per camera. Each accepted subscription is audited
 (``wall.view.start``) before its first frame is queued, each end (``unsub``, revocation, page
 closed) is audited with its duration and counts (``wall.view.stop``), and each refusal too
-(``wall.view.refused``): a camera that is not ``live`` is refused whatever the client sends.
+(``wall.view.refused``): a camera that is not ``live`` is refused whatever the client sends, with
+the same words whether it is unknown, hidden from the viewer or merely not shared live
+(:func:`rtcc.registry.police_view.not_live_message`). Tile states of cameras a page does not
+watch reach only the roles that see the whole registry: the police hear of their own tiles.
 
 Access that ends ends the page: every ``sub`` re-checks the page's token, and the process's
 :class:`~rtcc.registry.token_watch.TokenWatch` calls back when the user is revoked, the token
@@ -31,6 +34,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from rtcc.errors import AuthError, ConsentError, ProtocolError, TokenExpired
+from rtcc.registry.police_view import FULL_PICTURE_ROLES, not_live_message
 from rtcc.registry.token_watch import EXPIRED, INVALID, TokenWatch
 from rtcc.wall.access import (
     EVENT_VIEW_REFUSED,
@@ -178,17 +182,16 @@ class WallSession:
         if not self.hub.is_live(cam):
             await self.audit.record(self.viewer, EVENT_VIEW_REFUSED, cam,
                                     {"via": "ws", "reason": "not_live"})
-            self._control("error", cam=cam, code="not_live",
-                          message=f"camera {cam} is not live-consented")
+            self._control("error", cam=cam, code="not_live", message=not_live_message(cam))
             return
         # Audit first: no frame may leave before the view is on record.
         await self.audit.record(self.viewer, EVENT_VIEW_START, cam, {"via": "ws"})
         view = self.views[cam] = _View(cam, -1)
         try:
             view.index = await self.hub.subscribe(cam, self.queue, self._on_closed_by_wall)
-        except ConsentError as err:  # revoked between the check and the GOP read
+        except ConsentError:  # revoked between the check and the GOP read
             await self._stop_view(cam, "revoked")
-            self._control("error", cam=cam, code="not_live", message=str(err))
+            self._control("error", cam=cam, code="not_live", message=not_live_message(cam))
             return
         except BaseException:
             await self._stop_view(cam, "error")
@@ -267,7 +270,9 @@ class WallSession:
         task.add_done_callback(self._tasks.discard)
 
     def _on_state(self, cam: str, state: str) -> None:
-        if cam in self.views or state == "revoked":
+        # Another camera's revocation would name cameras the police may not know of.
+        if cam in self.views or cam in self._opening or (
+                state == "revoked" and self.viewer.role in FULL_PICTURE_ROLES):
             self._control("state", cam=cam, state=state)
 
     def _control(self, op: str, **fields: Any) -> None:

@@ -55,8 +55,17 @@ async def test_api_metrics_and_sources_file(
     resp = await client.get("/api/hub/cameras",
                             headers={"Authorization": f"Bearer {resident_token}"})
     assert resp.status == 403
+    # The police see the ingest of the cameras they see live only (police_view): cam-2 is at
+    # tier request, so neither it nor its gated state exists for them.
     resp = await client.get("/api/hub/cameras",
                             headers={"Authorization": f"Bearer {operator_token}"})
+    assert resp.status == 200
+    assert [c["id"] for c in (await resp.json())["cameras"]] == ["cam-1"]
+    resp = await client.get("/api/hub/cameras/cam-2",
+                            headers={"Authorization": f"Bearer {operator_token}"})
+    assert resp.status == 404
+    resp = await client.get("/api/hub/cameras",
+                            headers={"Authorization": f"Bearer {admin_token}"})
     assert resp.status == 200
     body = await resp.json()
     cams = {c["id"]: c for c in body["cameras"]}

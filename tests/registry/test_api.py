@@ -44,7 +44,7 @@ async def world(api: Api, settings: Any, clip_aus: list[Any]) -> dict[str, str]:
 ROUTES: list[tuple[str, str, Any, set[str], int]] = [
     ("GET", "/api/me", None, set(ROLES), 200),
     ("GET", "/api/cameras", None, set(ROLES), 200),
-    ("GET", "/api/cameras/c1a", None, set(ROLES), 200),
+    ("GET", "/api/cameras/c1b", None, set(ROLES), 200),
     ("PUT", "/api/cameras/c1b/consent", {"tier": "registry"}, {"admin", "resident"}, 200),
     ("DELETE", "/api/cameras/c1b/consent", None, {"admin", "resident"}, 200),
     ("GET", "/api/cameras/c1a/history", None, {"admin", "resident", "auditor"}, 200),
@@ -135,11 +135,21 @@ async def test_resident_opts_in_and_out_over_http(api: Api) -> None:
 async def test_operators_see_only_shared_cameras_and_no_owners(api: Api) -> None:
     status, body = await api.call("GET", "/api/cameras", "operator")
     cams = {c["id"]: c for c in body["cameras"]}
-    assert set(cams) == {"c1a", "c1b", "c2a", "c3a", "city-1", "biz-1", "far-1"}  # not c2b
+    # The police view: registry and live cameras on their own; none and request ones not.
+    assert set(cams) == {"c1b", "c3a", "city-1"}
     assert all(set(c) == {"id", "type", "lon", "lat", "direction", "fov", "range", "tier",
                           "live_now"} for c in cams.values())
-    status, body = await api.call("GET", "/api/cameras/c2b", "operator")
-    assert status == 404  # tier none: unknown to the police
+    assert body["version"] is None  # it counts every consent change, hidden cameras' too
+    unknown = await api.call("GET", "/api/cameras/no-such-cam", "operator")
+    for cam in ("c2b", "c1a", "biz-1"):  # none, request, request without a household
+        status, body = await api.call("GET", f"/api/cameras/{cam}", "operator")
+        assert (status, body) == (404, {"error": f"unknown camera {cam!r}", "field": None})
+        assert unknown[1]["error"].replace("no-such-cam", cam) == body["error"]
+    for tier in ("none", "request"):
+        status, body = await api.call("GET", f"/api/cameras?tier={tier}", "operator")
+        assert status == 200 and body["cameras"] == []
+    status, body = await api.call("GET", "/api/cameras?household=h1", "operator")
+    assert status == 403 and "household" in body["error"]
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -91,14 +91,20 @@ async def test_police_never_learn_who_declined(api: Api, redis: aredis.Redis,
     views.append(many)
     views += await collect(pubsub)
     await pubsub.aclose()
-    assert one["counts"] == {"asked": 3, "approved": 1, "declined": 1, "pending": 1,
-                             "expired": 0}
+    # The police view: a decline is never told apart from silence, counts below k are
+    # "fewer than 3", and a decline publishes no event.
+    assert one["counts"] == {"asked": 3, "shared": "fewer than 3",
+                             "not_shared": "fewer than 3"}
     assert one["status"] == "open"
     assert [e["camera"] for e in one["evidence"]] == ["c2a"]
-    assert len(views) >= 6  # three HTTP answers and at least created + 2 decision events
+    assert [e["kind"] for e in views[3:]] == ["created", "shared"]
     for view in views:
         assert_hides(view, "c1a", "h1", "biz-1")
         assert_hides(view, "resident")  # no user names of owners at all
+        assert_hides(view, "declined", "pending", "expired", "answered")
+    status, full = await api.call("GET", f"/api/requests/{rid}", "auditor")
+    assert full["counts"] == {"asked": 3, "approved": 1, "declined": 1, "pending": 1,
+                              "expired": 0}
 
     # The operator fetches the clip; the download is audited.
     ev = one["evidence"][0]

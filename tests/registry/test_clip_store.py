@@ -52,10 +52,12 @@ NOON = datetime(2026, 6, 1, 12, 0, 0)
 
 
 def request_world() -> World:
-    """The street of tests/sim/worlds.py; household hh-n1 answers footage requests."""
+    """The street of tests/sim/worlds.py; households hh-n0..2 answer footage requests (a request
+    must reach at least k = 3 of them; only hh-n1's camera runs)."""
     w = street_world(4)
     households = dict(w.households)
-    households["hh-n1"] = dataclasses.replace(households["hh-n1"], consent="request")
+    for hid in ("hh-n0", "hh-n1", "hh-n2"):
+        households[hid] = dataclasses.replace(households[hid], consent="request")
     return World(w.projection, households, w.buildings, w.cameras, w.streets)
 
 
@@ -111,7 +113,7 @@ async def open_and_approve(api: Api, world: World, start: float, end: float) -> 
     status, req = await api.call("POST", "/api/requests", "operator", json={
         "area": {"point": point, "radius_m": 150}, "start": start, "end": end,
         "case": "26-004411", "justification": "Package theft reported on the 400 block."})
-    assert status == 201 and req["counts"]["asked"] == 1, req
+    assert status == 201 and req["counts"]["asked"] == 3, req
     status, answer = await api.call(
         "POST", f"/api/requests/{req['id']}/cameras/{CAM}/decision", "resident",
         json={"decision": "approve"})

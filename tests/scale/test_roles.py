@@ -70,6 +70,7 @@ def test_wall_failover_and_analyzers_split_the_metadata(
     env = rtcc_env(redis_url, tmp_path, RTCC_HUB_LEASE_TTL="3", RTCC_HUB_LEASE_RENEW="1")
     world = seed_world(env, tmp_path, 12)
     token = user_token(env, tmp_path, "olive")
+    ops = user_token(env, tmp_path, "ada", "admin")  # hub workers are not for the police
     sim, urls = start_sim(env, tmp_path, world, 12)
     procs.append(sim)
     analyzers = {}
@@ -88,7 +89,7 @@ def test_wall_failover_and_analyzers_split_the_metadata(
     wait(lambda: client.hget(keys.camera_state(cam), "state") == b"live", 30, "camera live")
 
     # Roles serve only their part.
-    assert get_json(f"{hub_base}/api/hub/workers", token)["workers"][0]["id"] == "hub-1"
+    assert get_json(f"{hub_base}/api/hub/workers", ops)["workers"][0]["id"] == "hub-1"
     assert metric(hub_base, "rtcc_hub_cameras_owned") == len(urls)
 
     # A viewer on wall-1, then (its server gone from its point of view) on wall-2: each starts

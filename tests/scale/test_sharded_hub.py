@@ -161,7 +161,7 @@ def scenario(redis_url: str, tmp_path: Path, procs: list[Proc], name: str) -> No
                    RTCC_HUB_LEASE_RENEW=f"{RENEW:g}", RTCC_HUB_MIN_HOLD="2",
                    RTCC_HUB_RELEASE_BATCH="25", RTCC_HUB_JOIN_GRACE="3")
     world = seed_world(env, tmp_path, N_CAMERAS)
-    token = user_token(env, tmp_path, "olive")
+    token = user_token(env, tmp_path, "ada", "admin")  # operations views: the whole picture
     sim, urls = start_sim(env, tmp_path, world, N_CAMERAS)
     procs.append(sim)
     cams = sorted(urls)

@@ -43,19 +43,28 @@ async def test_camera_list_needs_an_operator(redis, wall_client):
 
 
 async def test_camera_list_reports_consent_and_hides_non_live_owners(redis, wall_client):
-    await seed_registry(redis, {"cam-1": ("hh-1", "live"), "cam-2": ("hh-2", "request"),
-                                "cam-3": (None, "live")})
+    await seed_registry(redis, {"cam-1": ("hh-1", "live"), "cam-2": ("hh-2", "registry"),
+                                "cam-3": (None, "live"), "cam-4": ("hh-4", "request"),
+                                "cam-5": ("hh-5", "none")})
     token = await add_user(redis, "olive")
+    admin = await add_user(redis, "ada", "admin")
     client = await wall_client()
     doc = await (await client.get("/api/wall/cameras", headers=bearer(token))).json()
     cams = {c["id"]: c for c in doc["cameras"]}
+    assert set(cams) == {"cam-1", "cam-2", "cam-3"}  # the police view: no request or none
     assert (cams["cam-1"]["tier"], cams["cam-1"]["live"], cams["cam-1"]["household"]) == (
         "live", True, "hh-1")
     assert (cams["cam-2"]["tier"], cams["cam-2"]["live"], cams["cam-2"]["household"]) == (
-        "request", False, None)
+        "registry", False, None)
     assert cams["cam-3"]["live"] and cams["cam-3"]["household"] is None
+    doc = await (await client.get("/api/wall/cameras", headers=bearer(admin))).json()
+    assert {c["id"]: c["tier"] for c in doc["cameras"]} == {
+        "cam-1": "live", "cam-2": "registry", "cam-3": "live", "cam-4": "request",
+        "cam-5": "none"}
     await set_tier(redis, "cam-1", "none")
     doc = await (await client.get("/api/wall/cameras", headers=bearer(token))).json()
+    assert "cam-1" not in {c["id"] for c in doc["cameras"]}
+    doc = await (await client.get("/api/wall/cameras", headers=bearer(admin))).json()
     cam1 = next(c for c in doc["cameras"] if c["id"] == "cam-1")
     assert (cam1["tier"], cam1["live"], cam1["household"], cam1["state"]) == (
         "none", False, None, "revoked")
@@ -74,7 +83,8 @@ async def world_client(redis, wall_client, short_tmp):
     path = short_tmp / "map-world.geojson"
     save_world(world, path)
     await import_world(Registry(redis), world, actor=ADMIN)
-    token = await add_user(redis, "olive")
+    # The whole picture is the admin's (the police view is tests/wall/test_police_view.py).
+    token = await add_user(redis, "ada", "admin")
     return world, await wall_client(world=path), token
 
 
@@ -88,6 +98,7 @@ async def test_map_is_the_world_in_lon_lat_with_current_consent(redis, world_cli
     for f in doc["features"]:
         kinds.setdefault(f["properties"]["kind"], []).append(f)
     assert len(kinds["household"]) == len(world.households)
+    assert all({"id", "tier", "residents"} <= set(f["properties"]) for f in kinds["household"])
     assert len(kinds["camera"]) == len(world.cameras)
     assert len(kinds["building"]) == len(world.buildings)
     assert len(kinds["street"]) == len(world.streets)

@@ -77,7 +77,7 @@ async def test_whep_refuses_what_it_must(whep, redis):
                           headers={"Content-Type": "application/sdp"})
     assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
     r = await client.post("/wall/whep/cam-b", data=sdp, headers=headers)
-    assert r.status == 403 and "not live" in (await r.json())["error"]
+    assert r.status == 403 and "no live video" in (await r.json())["error"]
     r = await client.post("/wall/whep/cam-a", data=sdp,
                           headers={**bearer(token), "Content-Type": "text/plain"})
     assert r.status == 415

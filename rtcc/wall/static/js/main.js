@@ -284,7 +284,7 @@ async function focusCamera(cam) {
   panel.hidden = false;
   $("#focus-title").textContent = cam;
   const rows = [
-    ["Owner", info.household ? `household ${info.household}` : "city camera"],
+    ["Owner", info.household ? `household ${info.household}` : info.type === "city" ? "city camera" : "not shown (shared live only)"],
     ["Type", info.type],
     ["Consent tier", info.tier],
     ["Facing", `${Math.round(info.direction)}° · ${Math.round(info.fov)}° wide · ${Math.round(info.range)} m`],

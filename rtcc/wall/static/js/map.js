@@ -1,6 +1,7 @@
 // The neighbourhood map: an SVG drawn from the wall's GeoJSON (lon/lat).
-// Parcels by consent tier, buildings, streets, camera view polygons (live ones highlighted),
-// camera markers; clicking a camera focuses it.
+// Parcels by consent tier (for the oversight roles; the police get bare parcels), buildings,
+// streets, how many request-tier cameras each grid cell holds, camera view polygons (live ones
+// highlighted), camera markers; clicking a camera focuses it.
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 1000;
@@ -20,6 +21,7 @@ export class NeighbourhoodMap {
     this.views = new Map();
     this.markers = new Map();
     this.parcels = new Map();
+    this.showEmptyCells = false; // cells with "fewer than k" are not drawn: they say nothing
   }
 
   render(doc) {
@@ -48,7 +50,7 @@ export class NeighbourhoodMap {
       "aria-label": "neighbourhood map",
     });
     const layers = {};
-    for (const name of ["streets", "parcels", "buildings", "views", "cameras"]) {
+    for (const name of ["streets", "parcels", "buildings", "density", "views", "cameras"]) {
       layers[name] = svg.appendChild(node("g", { class: `layer-${name}` }));
     }
     this.views.clear();
@@ -58,10 +60,25 @@ export class NeighbourhoodMap {
       const p = f.properties;
       const g = f.geometry;
       if (p.kind === "household") {
-        const path = node("path", { d: polyPath(g), class: `parcel tier-${p.tier}`, "fill-rule": "evenodd" });
-        path.appendChild(node("title")).textContent = `${p.id} · consent: ${p.tier}`;
+        const path = node("path", { d: polyPath(g), class: p.tier ? `parcel tier-${p.tier}` : "parcel", "fill-rule": "evenodd" });
+        if (p.id) {
+          path.appendChild(node("title")).textContent = `${p.id} · consent: ${p.tier}`;
+          this.parcels.set(p.id, path);
+        }
         layers.parcels.appendChild(path);
-        this.parcels.set(p.id, path);
+      } else if (p.kind === "request_density") {
+        const counted = typeof p.count === "number";
+        if (!counted && !this.showEmptyCells) continue;
+        const cell = node("path", { d: polyPath(g), class: `density${counted && p.count > 0 ? " counted" : ""}` });
+        cell.appendChild(node("title")).textContent = `cameras that take footage requests here: ${p.count}`;
+        layers.density.appendChild(cell);
+        if (counted && p.count > 0) {
+          const ring0 = g.coordinates[0];
+          const [x0, y0] = px(ring0[3]);
+          const label = node("text", { x: (Number(x0) + 4).toFixed(1), y: (Number(y0) + 14).toFixed(1), class: "density-label" });
+          label.textContent = `${p.count} on request`;
+          layers.density.appendChild(label);
+        }
       } else if (p.kind === "building") {
         layers.buildings.appendChild(node("path", { d: polyPath(g), class: "building" }));
       } else if (p.kind === "street") {
@@ -85,8 +102,9 @@ export class NeighbourhoodMap {
           "data-cam": p.id,
           tabindex: "0",
         });
+        const owner = p.household ? `household ${p.household}` : p.type === "city" ? "city" : "owner not shown";
         marker.appendChild(node("title")).textContent =
-          `${p.id} (${p.type}) · ${p.household ? `household ${p.household}` : "city"} · ${p.tier}${p.live ? " · LIVE" : ""}`;
+          `${p.id} (${p.type}) · ${owner} · ${p.tier}${p.live ? " · LIVE" : ""}`;
         marker.addEventListener("click", () => this.onCamera(p.id));
         layers.cameras.appendChild(marker);
         this.markers.set(p.id, marker);
@@ -94,6 +112,9 @@ export class NeighbourhoodMap {
     }
     this.container.replaceChildren(svg);
     this.svg = svg;
+    // Parcels carry tiers only for the oversight roles: the legend follows what was drawn.
+    const tiers = doc.features.some((f) => f.properties.kind === "household" && f.properties.tier);
+    for (const item of document.querySelectorAll("[data-oversight]")) item.hidden = !tiers;
   }
 
   setLive(cam, live) {
