@@ -130,13 +130,18 @@ async def stack(redis, wall_client, feeder):
         await player.pc.close()
 
 
-async def stops(redis, user: str) -> dict[str, set[str]]:
-    """via -> the reasons of ``user``'s view stops in the audit log."""
-    out: dict[str, set[str]] = {}
-    for e in await audit_events(redis, "live.stop"):
-        if e.actor == user:
-            out.setdefault(e.details["via"], set()).add(e.details["reason"])
-    return out
+async def stops(redis, user: str, expected: dict[str, set[str]]) -> dict[str, set[str]]:
+    """via -> the reasons of ``user``'s view stops in the audit log, once they are ``expected``
+    (a view's slot is freed first, its stop is on record a moment later) or after 3 s."""
+    deadline = time.monotonic() + 3
+    while True:
+        out: dict[str, set[str]] = {}
+        for e in await audit_events(redis, "live.stop"):
+            if e.actor == user:
+                out.setdefault(e.details["via"], set()).add(e.details["reason"])
+        if out == expected or time.monotonic() > deadline:
+            return out
+        await asyncio.sleep(0.05)
 
 
 async def gone_within(sessions: dict[str, Any], t0: float) -> float:
@@ -162,7 +167,8 @@ async def test_revoking_a_user_closes_their_tiles_and_whep_within_a_second(stack
     assert not page.frames_after(t0 + WITHIN), page.frames_after(t0)
     await asyncio.sleep(0.5)
     assert not [t for t in player.frames if t > t0 + WITHIN + 0.2]  # the player's last picture
-    assert (await stops(redis, "olive")) == {"ws": {"user_revoked"}, "whep": {"user_revoked"}}
+    want = {"ws": {"user_revoked"}, "whep": {"user_revoked"}}
+    assert (await stops(redis, "olive", want)) == want
     # Refused everywhere afterwards.
     assert (await wall.get("/api/wall/cameras", headers=bearer(olive))).status == 401
     again = Page(await wall.ws_connect("/wall/ws"))
@@ -190,7 +196,8 @@ async def test_logging_out_closes_what_that_login_opened(stack, redis):
     n = len(by_api_token.frames)
     await by_api_token.until("more frames", lambda: len(by_api_token.frames) > n + 5)
     assert by_api_token.closed_at is None
-    assert (await stops(redis, "olive")) == {"ws": {"logged_out"}, "whep": {"logged_out"}}
+    want = {"ws": {"logged_out"}, "whep": {"logged_out"}}
+    assert (await stops(redis, "olive", want)) == want
     assert (await wall.get("/api/wall/cameras", headers=bearer(session))).status == 401
 
 
@@ -217,7 +224,8 @@ async def test_an_expired_token_closes_tiles_and_whep_on_time(stack, redis, redi
     t_expiry = page.closed_at - closed_late
     assert not page.frames_after(t_expiry + WITHIN)
     await gone_within(wall.app[WALL].whep.sessions, time.monotonic())
-    assert (await stops(redis, "olive")) == {"ws": {"token_expired"}, "whep": {"token_expired"}}
+    want = {"ws": {"token_expired"}, "whep": {"token_expired"}}
+    assert (await stops(redis, "olive", want)) == want
     r = await api.get("/api/me", headers=bearer(token))
     assert r.status == 401 and (await r.json())["error"] == "token expired"
     r = await wall.post("/wall/whep/cam-a", data="v=0",
@@ -237,4 +245,5 @@ async def test_every_sub_rechecks_the_token(stack, redis):
     assert page.ws.close_code == 4401
     assert not any(c.get("op") == "sub" and c.get("cam") == "cam-b" for c in page.controls)
     assert len(await audit_events(redis, "live.start")) == starts  # cam-b was never opened
-    assert (await stops(redis, "olive")) == {"ws": {"token_invalid"}}
+    want = {"ws": {"token_invalid"}}
+    assert (await stops(redis, "olive", want)) == want
