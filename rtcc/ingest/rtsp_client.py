@@ -2,10 +2,11 @@
 
 OPTIONS, DESCRIBE (Basic or Digest authentication when challenged), SETUP over TCP interleaved
 (default) or UDP unicast (sockets bound to the connection's local address, 127.0.0.1 for loopback
-cameras), PLAY, keep-alive with GET_PARAMETER (OPTIONS when the server does not list it) at half
-the session timeout, TEARDOWN on the way out. SPS/PPS come from the SDP's sprop-parameter-sets and
-in-band; RTCP sender reports give the capture clock for streams without ground-truth SEI; a source
-that sends nothing for ``silence_timeout`` seconds is a failure, so the supervisor reconnects it.
+cameras), PLAY (from "now" when the SDP says the session is live), keep-alive with GET_PARAMETER
+(OPTIONS when the server does not list it) at half the session timeout, TEARDOWN on the way out.
+SPS/PPS come from the SDP's sprop-parameter-sets and in-band; RTCP sender reports give the capture
+clock for streams without ground-truth SEI; a source that sends nothing for ``silence_timeout``
+seconds is a failure, so the supervisor reconnects it.
 
 Everything runs on the event loop: the TCP side is an :class:`asyncio.Protocol` whose
 ``data_received`` splits the byte stream and depacketizes RTP in one pass
@@ -344,7 +345,12 @@ class RtspClient:
                 or self.url)
         await self._setup(resolve_control(base, media.control))
         play_url = resolve_control(base, sdp.control) if sdp.control else base
-        await self.request("PLAY", play_url, {"Range": "npt=0.000-"})
+        # A live server is asked for "now": npt=0 asks it to seek, and gst-rtsp-server does, with
+        # a flushing seek of a shared mount under every other viewer (each loses up to a GOP);
+        # version 1.22 then sometimes aborts (CVE-2024-44331's assertion) or stops answering.
+        # A server that declares no live range gets FFmpeg's npt=0.000-, which cameras accept.
+        play_range = "npt=now-" if sdp.live else "npt=0.000-"
+        await self.request("PLAY", play_url, {"Range": play_range})
 
     async def _setup(self, url: str) -> None:
         proto = self._proto

@@ -120,6 +120,15 @@ class SessionDescription:
     attributes: tuple[tuple[str, str | None], ...]
     media: tuple[MediaDescription, ...]
 
+    @property
+    def live(self) -> bool:
+        """The server describes a live session: ``a=range:npt=now-`` at session level or on a
+        medium (RFC 2326 C.1.5; "now" is for live events only, 3.6)."""
+        attributes = self.attributes + tuple(a for m in self.media for a in m.attributes)
+        return any(name == "range" and value is not None
+                   and value.replace(" ", "").lower().startswith("npt=now-")
+                   for name, value in attributes)
+
 
 class _MediaBuilder:
     """Mutable collector for one m= section while parsing."""

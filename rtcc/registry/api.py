@@ -1,7 +1,8 @@
 """The registry's JSON API inside the ``rtcc serve`` application: ``setup(app)``.
 
 ``setup`` adds the routes (:mod:`~rtcc.registry.api_registry`, :mod:`~rtcc.registry.api_requests`,
-:mod:`~rtcc.registry.api_admin`), one middleware scoped to ``/api`` and one cleanup context.
+:mod:`~rtcc.registry.api_admin`, and the pages' notices at ``/api/events`` with
+:mod:`~rtcc.registry.api_events`), one middleware scoped to ``/api`` and one cleanup context.
 
 The middleware, for every path under ``/api``: refuses bodies over 64 KiB (413) before reading
 them, requires ``Authorization: Bearer <token>`` (401 otherwise; ``POST /api/login`` excepted),
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from rtcc.errors import AuthError, PayloadTooLarge
-from rtcc.registry import api_admin, api_registry, api_requests
+from rtcc.registry import api_admin, api_events, api_registry, api_requests
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.clip_sources import build_clip_source
@@ -63,6 +64,8 @@ def setup(app: web.Application, *, service: bool = True) -> None:
     app.router.add_routes(api_admin.routes)
     app.router.add_routes(api_registry.routes)
     app.router.add_routes(api_requests.routes)
+    if service:  # pages' notices (GET /api/events): not on a hub-only process
+        api_events.setup(app)
     app.cleanup_ctx.append(_registry_ctx if service else _registry_ctx_no_service)
 
 

@@ -3,21 +3,31 @@
 * ``POST /api/requests`` (operator, admin): open a request; the answer shows counts only.
   Refused (400, field ``area``) when the area holds fewer than k request-tier cameras or differs
   from one of the same user's earlier requests by 1 to k-1 of them (:mod:`rtcc.registry.requests`).
+* ``POST /api/requests/estimate`` ``{"area"}`` (operator, admin): before sending, the size of the
+  area and an estimate of the request-tier cameras in it, from the map's density cells only
+  (:func:`rtcc.registry.police_view.area_estimate`); nothing is recorded.
 * ``GET /api/requests``, ``GET /api/requests/{id}`` (operator, admin, auditor): counts and the
   evidence collected; never which camera declined or has not answered. Operators get the police
   view: asked, shared, not shared (declined and unanswered together), "fewer than k" below k.
 * ``GET /api/asks`` (resident: their household's pending asks; admin: asks for cameras that belong
   to no household).
 * ``POST /api/requests/{id}/cameras/{camera}/decision`` ``{"decision": "approve"|"decline"}``.
-* ``GET /api/evidence/{id}`` (operator, admin): the clip (``video/h264``), checked against its
-  sha256; every download is audited.
+* ``GET /api/evidence/{id}`` (operator, admin): the clip as collected (``video/h264``), checked
+  against its sha256; audited as ``evidence.download``.
+* ``GET /api/evidence/{id}/play`` (operator, admin): the same clip wrapped in MP4 for the page's
+  player (:mod:`rtcc.media.mp4`, no re-encoding), checked against its sha256 first; audited as
+  ``evidence.play``.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
-from rtcc.errors import InvalidInput
+from rtcc.errors import InvalidInput, MediaError, RtccError
+from rtcc.media.mp4 import annexb_to_mp4
+from rtcc.registry.evidence import EvidenceItem
 from rtcc.registry.police_view import Audience
 from rtcc.registry.users import User
 from rtcc.registry.webutil import AUDIT, EVIDENCE, REQUESTS, client_ip, read_json, require
@@ -35,6 +45,15 @@ async def create_request(request: web.Request) -> web.Response:
     body = await read_json(request, {"area", "start", "end", "case", "justification"})
     req = await request.app[REQUESTS].create(body, actor=user.actor(client_ip(request)))
     return web.json_response(req.view(_audience(request, user)), status=201)
+
+
+@routes.post("/api/requests/estimate")
+async def estimate_request(request: web.Request) -> web.Response:
+    audience = _audience(request, require(request, "operator", "admin"))
+    body = await read_json(request, {"area"})
+    area, estimate = await request.app[REQUESTS].estimate(body.get("area"), audience)
+    return web.json_response({"area_sq_mi": round(area.square_miles, 6), "k": audience.k,
+                              **estimate.as_json()})
 
 
 @routes.get("/api/requests")
@@ -71,16 +90,34 @@ async def decide(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-@routes.get("/api/evidence/{evidence_id}")
-async def download_evidence(request: web.Request) -> web.Response:
+async def _evidence(request: web.Request, event: str) -> tuple[EvidenceItem, bytes]:
+    """The clip (its sha256 checked) and the audit entry of this access."""
     actor = require(request, "operator", "admin").actor(client_ip(request))
     store = request.app[EVIDENCE]
     item = await store.get(request.match_info["evidence_id"])
     data = await store.read(item)
     await request.app[AUDIT].append(
-        "evidence.accessed", actor=actor, subject=item.id,
+        event, actor=actor, subject=item.id,
         details={"request": item.request, "case": item.case, "camera": item.camera,
                  "sha256": item.sha256, "bytes": item.size})
+    return item, data
+
+
+@routes.get("/api/evidence/{evidence_id}")
+async def download_evidence(request: web.Request) -> web.Response:
+    item, data = await _evidence(request, "evidence.download")
     return web.Response(body=data, content_type="video/h264", headers={
         "Content-Disposition": f'attachment; filename="{item.id}.h264"',
+        "X-Content-SHA256": item.sha256})
+
+
+@routes.get("/api/evidence/{evidence_id}/play")
+async def play_evidence(request: web.Request) -> web.Response:
+    item, data = await _evidence(request, "evidence.play")
+    try:
+        mp4 = await asyncio.to_thread(annexb_to_mp4, data)
+    except MediaError as err:
+        raise RtccError(f"evidence {item.id!r} cannot be played: {err}") from None
+    return web.Response(body=mp4, content_type="video/mp4", headers={
+        "Content-Disposition": f'inline; filename="{item.id}.mp4"',
         "X-Content-SHA256": item.sha256})

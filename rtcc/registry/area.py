@@ -50,6 +50,32 @@ class Area:
         assert self.shape is not None
         return bool(self.shape.covers(Point(x, y)))
 
+    def local_shape(self) -> Polygon:
+        """The area in its local metres (a circle as a 128-gon)."""
+        if self.radius_m is not None:
+            return Point(0.0, 0.0).buffer(self.radius_m, quad_segs=32)
+        assert self.shape is not None
+        return self.shape
+
+    def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) of the area in degrees."""
+        minx, miny, maxx, maxy = self.local_shape().bounds
+        corners = [self.projection.to_lonlat(x, y) for x in (minx, maxx) for y in (miny, maxy)]
+        lons, lats = [c[0] for c in corners], [c[1] for c in corners]
+        return min(lons), min(lats), max(lons), max(lats)
+
+    def overlap(self, west: float, south: float, east: float, north: float) -> float:
+        """The fraction (0 to 1) of a lon/lat box that lies in the area."""
+        steps = 8  # the box's edges are curves in the local frame: sample them
+        ring = ([(west + (east - west) * i / steps, south) for i in range(steps)]
+                + [(east, south + (north - south) * i / steps) for i in range(steps)]
+                + [(east - (east - west) * i / steps, north) for i in range(steps)]
+                + [(west, north - (north - south) * i / steps) for i in range(steps)])
+        cell = Polygon([self.projection.to_local(lon, lat) for lon, lat in ring])
+        if cell.area <= 0:
+            return 0.0
+        return float(cell.intersection(self.local_shape()).area / cell.area)
+
 
 def _lonlat(value: object, field: str) -> tuple[float, float]:
     if (not isinstance(value, list | tuple) or len(value) != 2

@@ -14,8 +14,8 @@ Events written by rtcc: ``login.ok``, ``login.failed``, ``login.limited``, ``log
 ``token.issued``, ``user.created``, ``user.revoked``, ``consent.set``, ``consent.revoked``,
 ``consent.expired``, ``registry.import``, ``registry.export``, ``request.created``,
 ``request.decision``, ``request.answered``, ``request.expired``, ``evidence.created``,
-``evidence.missing``, ``evidence.accessed``, ``evidence.purged``, ``audit.export``; the wall adds
-``live.start`` / ``live.stop`` through :meth:`AuditLog.append`.
+``evidence.missing``, ``evidence.download``, ``evidence.play``, ``evidence.purged``,
+``audit.export``; the wall adds ``live.start`` / ``live.stop`` through :meth:`AuditLog.append`.
 """
 
 from __future__ import annotations

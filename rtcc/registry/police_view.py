@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -190,3 +190,60 @@ def density_cells(points: Iterable[tuple[float, float]],
                                    min(north, (j + 1) * DENSITY_CELL_DEG),
                                    audience.count(counts.get((i, j), 0))))
     return out
+
+
+# --- the estimate shown while an operator draws a request area ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AreaEstimate:
+    """How many request-tier cameras an area may hold, worked out from the density cells alone
+    (never from the cameras themselves): the police learn nothing the map does not show."""
+
+    about: int | str
+    """Cells' counts weighted by the share of each cell in the area ("fewer than k" below k)."""
+    low: int
+    """Counted cameras of the cells wholly inside the area."""
+    high: int
+    """Every camera the cells meeting the area may hold (k-1 for a "fewer than k" cell)."""
+    cells: int
+    """Cells meeting the area."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"about": self.about, "low": self.low, "high": self.high, "cells": self.cells}
+
+
+def area_estimate(points: Iterable[tuple[float, float]],
+                  bounds: tuple[float, float, float, float],
+                  overlap: Callable[[float, float, float, float], float],
+                  audience: Audience) -> AreaEstimate:
+    """The estimate for an area with ``bounds`` (west, south, east, north) of which
+    ``overlap(west, south, east, north)`` gives the share of a whole cell inside it. Each cell's
+    count is taken as ``audience`` sees it on the map (:func:`density_cells`): for the police a
+    cell of fewer than k is "somewhere from 0 to k-1". The answer is a function of the public
+    cell counts and the drawn area alone, so comparing the answers for two areas tells nothing
+    the map does not: the differencing an exact count would allow (finding 6) is not possible."""
+    counts: dict[tuple[int, int], int] = {}
+    for lon, lat in points:
+        key = (_cell(lon), _cell(lat))
+        counts[key] = counts.get(key, 0) + 1
+    west, south, east, north = bounds
+    about = 0.0
+    low = high = cells = 0
+    half = (audience.k - 1) / 2
+    for j in range(_cell(south), _cell(north) + 1):
+        for i in range(_cell(west), _cell(east) + 1):
+            share = overlap(i * DENSITY_CELL_DEG, j * DENSITY_CELL_DEG,
+                            (i + 1) * DENSITY_CELL_DEG, (j + 1) * DENSITY_CELL_DEG)
+            if share <= 1e-9:
+                continue
+            cells += 1
+            count = audience.count(counts.get((i, j), 0))
+            if isinstance(count, int):
+                about += count * share
+                high += count
+                low += count if share >= 0.999 else 0
+            else:
+                about += half * share
+                high += audience.k - 1
+    return AreaEstimate(audience.count(round(about)), low, high, cells)

@@ -46,7 +46,7 @@ from rtcc.registry.area import Area, parse_area
 from rtcc.registry.audit import Actor, AuditLog, begin
 from rtcc.registry.consent import effective_tier, format_time, parse_time
 from rtcc.registry.evidence import SERVICE, ClipSource, EvidenceItem, EvidenceStore, evidence_id
-from rtcc.registry.police_view import DEFAULT_K, Audience
+from rtcc.registry.police_view import DEFAULT_K, AreaEstimate, Audience, area_estimate
 from rtcc.registry.store import Registry
 from rtcc.registry.txn import Txn, commit, text, text_map
 
@@ -229,6 +229,18 @@ class Requests:
                         "end": format_time(req.end), "area": req.area,
                         "expires_at": format_time(req.expires_at), "state": "pending"})
         return out
+
+    async def estimate(self, raw_area: object, audience: Audience, *, now: float | None = None
+                       ) -> tuple[Area, AreaEstimate]:
+        """Before a request is sent: how many request-tier cameras its area may hold, from the
+        police view's density cells only (:func:`~rtcc.registry.police_view.area_estimate`).
+        The area must be one a request may have (InvalidInput otherwise)."""
+        p = self.policy
+        area = parse_area(raw_area, min_sq_mi=p.min_sq_mi, max_sq_mi=p.max_sq_mi)
+        when = time.time() if now is None else now
+        points = [(cam.info.lon, cam.info.lat) for cam in await self.registry.cameras()
+                  if effective_tier(cam.consent, when) == "request"]
+        return area, area_estimate(points, area.lonlat_bounds(), area.overlap, audience)
 
     # --- opening a request ---------------------------------------------------------------------
 

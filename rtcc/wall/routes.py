@@ -6,11 +6,15 @@
 * ``GET /api/wall/cameras`` — tile metadata: every camera the viewer may see on its own (for the
   police: registry and live ones, :mod:`rtcc.registry.police_view`) with its tier, whether it is
   live now, its tile state and viewers; owners only for live cameras.
-* ``GET /api/wall/map`` — the neighbourhood as GeoJSON in lon/lat (:mod:`rtcc.wall.mapdata`), as
-  the viewer may see it.
+* ``GET /api/map`` — the neighbourhood as the compact map document every page draws
+  (:mod:`rtcc.web.mapdoc`, docs/pages.md), for any signed-in user, as their role may see it
+  (residents too: their own household in full, everyone else's parcels bare); gzipped, with an
+  ``ETag``.
+* ``GET /api/wall/map`` — the same map as GeoJSON in lon/lat, for the operators' and oversight
+  roles (kept for scripts and GIS tools; the pages use ``/api/map``).
 
-The JSON routes want ``Authorization: Bearer <token>`` of an admin or operator (the same tokens as
-the registry API; ``POST /api/login`` issues one).
+The wall's JSON routes want ``Authorization: Bearer <token>`` of an admin, auditor or operator
+(the same tokens as the registry API; ``POST /api/login`` issues one).
 """
 
 from __future__ import annotations
@@ -23,20 +27,22 @@ from aiohttp import web
 
 from rtcc.errors import AuthError, Forbidden, NotFound, RtccError
 from rtcc.metrics import registry_of
+from rtcc.metrics import setup as metrics_setup
 from rtcc.registry.police_view import Audience
 from rtcc.registry.users import UserPolicy
-from rtcc.registry.webutil import CONSENT_CACHE, USER
+from rtcc.registry.webutil import CONSENT_CACHE, USER, current_user
 from rtcc.wall.access import Viewer, bearer_token
 from rtcc.wall.metrics import WallCollector
 from rtcc.wall.service import Wall
 from rtcc.wall.whep import WhepLimits
 from rtcc.wall.ws import WallSession, authenticate_socket, new_socket
-from rtcc.web import errors, headers
+from rtcc.web import errors, headers, pages
 from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+GEOJSON = "application/geo+json"
 WALL = web.AppKey("wall", Wall)
 
 
@@ -72,7 +78,7 @@ async def _viewer(request: web.Request) -> Viewer:
 
 
 async def page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    return await pages.page(STATIC / "index.html")
 
 
 async def to_page(request: web.Request) -> web.Response:
@@ -96,7 +102,18 @@ async def map_data(request: web.Request) -> web.Response:
         doc = await request.app[WALL].map_doc(audience)
     except RtccError as err:
         raise NotFound(str(err)) from None
-    return web.json_response(doc, content_type="application/geo+json")
+    return await pages.json_document(request, doc, content_type=GEOJSON)
+
+
+async def compact_map(request: web.Request) -> web.Response:
+    if USER not in request:
+        raise AuthError("missing Authorization: Bearer token")
+    audience = Audience.of(current_user(request), request.app[SETTINGS].request_k)
+    try:
+        doc = await request.app[WALL].compact_map(audience)
+    except RtccError as err:
+        raise NotFound(str(err)) from None
+    return await pages.json_document(request, doc)
 
 
 async def socket(request: web.Request) -> web.WebSocketResponse:
@@ -117,18 +134,21 @@ async def socket(request: web.Request) -> web.WebSocketResponse:
 
 def setup(app: web.Application) -> None:
     """Register the wall's routes and its cleanup context (its metrics join the application's
-    registry, served at ``/metrics`` by :mod:`rtcc.metrics`)."""
-    registry_of(app)
+    registry, served at ``/metrics`` by :mod:`rtcc.metrics`, also in a ``--role wall``
+    process)."""
+    metrics_setup(app)
     errors.setup(app)
     headers.setup(app)  # the page's Content-Security-Policy and frame/referrer policies
+    pages.setup(app)
     app.cleanup_ctx.append(_wall_ctx)
     app.router.add_get("/", to_page)
     app.router.add_get("/wall", to_page)
     app.router.add_get("/wall/", page)
-    app.router.add_static("/wall/static/", STATIC, append_version=False)
+    pages.add_folder(app, "/wall/static/", STATIC)
     app.router.add_get("/wall/ws", socket)
     app.router.add_get("/api/wall/cameras", cameras)
     app.router.add_get("/api/wall/map", map_data)
+    app.router.add_get("/api/map", compact_map)
 
     async def whep_post(request: web.Request) -> web.Response:
         return await request.app[WALL].whep.post(request)

@@ -25,8 +25,9 @@ from rtcc.registry.users import UserPolicy, Users
 from rtcc.wall.access import RegistryAccess
 from rtcc.wall.consent import WallConsent
 from rtcc.wall.fanout import FeedHub
-from rtcc.wall.mapdata import MapGeometry, build_geometry, map_document
 from rtcc.wall.whep import WhepLimits, WhepService
+from rtcc.web.mapdoc import MapDocuments
+from rtcc.web.mapgeometry import MapGeometry, build_geometry
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,13 @@ def load_map_geometry(path: Path) -> MapGeometry:
 
     world = load_world(path)
     return build_geometry(world, visibility_polygons(world))
+
+
+def load_map(path: Path) -> MapDocuments:
+    """Blocking: the world's map, its unchanging layers encoded."""
+    maps = MapDocuments(load_map_geometry(path))
+    maps.prepare()
+    return maps
 
 
 class Wall:
@@ -63,7 +71,7 @@ class Wall:
         self.whep = WhepService(self.hub, self.access, self.access, tokens=self.tokens,
                                 limits=whep_limits)
         self.world_path = world
-        self.geometry: MapGeometry | None = None
+        self.maps: MapDocuments | None = None
         self.map_error: str | None = None
         self._cameras: list[RegisteredCamera] = []
         self._cameras_at = 0.0
@@ -81,8 +89,7 @@ class Wall:
         if self.world_path is not None:
             loop = asyncio.get_running_loop()
             try:
-                self.geometry = await loop.run_in_executor(
-                    None, load_map_geometry, self.world_path)
+                self.maps = await loop.run_in_executor(None, load_map, self.world_path)
             except RtccError as err:
                 # The wall still works without its map; say why on the page and in the log.
                 self.map_error = str(err).splitlines()[0]
@@ -141,12 +148,20 @@ class Wall:
                 if audience.camera(self.consent.camera_tier(cam, now),
                                    self.consent.household_of(cam)).individual]
 
-    async def map_doc(self, audience: Audience) -> dict[str, Any]:
+    async def map_documents(self) -> MapDocuments:
+        """The map of the world file, with the registry's households indexed for its tiers."""
         await self.refresh_registry()
-        if self.geometry is None:
+        if self.maps is None:
             raise RtccError(self.map_error or "no world file: start the wall with --world FILE "
                             "(or RTCC_WORLD) to draw the neighbourhood map")
-        return map_document(self.geometry, audience,
-                            household_tier=self.consent.household_tier,
-                            camera_tier=self.consent.camera_tier,
-                            camera_live=self.consent.is_live)
+        return self.maps
+
+    async def map_doc(self, audience: Audience) -> dict[str, Any]:
+        """The map as GeoJSON (``/api/wall/map``)."""
+        maps = await self.map_documents()
+        await asyncio.get_running_loop().run_in_executor(None, maps.prepare_geojson)
+        return maps.geojson(audience, self.consent)
+
+    async def compact_map(self, audience: Audience) -> dict[str, Any]:
+        """The map as the compact document every page draws (``/api/map``)."""
+        return (await self.map_documents()).compact(audience, self.consent)

@@ -244,6 +244,17 @@ def test_gstreamer_details() -> None:
     assert sd.media[0].fmtp[96]["level-asymmetry-allowed"] == "1"
 
 
+def test_live_is_what_the_server_says_with_now() -> None:
+    # gst-rtsp-server (and Axis cameras, built on it) say it at session level; RFC 2326 C.1.5
+    # allows it on a medium too.
+    assert parse_sdp(GSTREAMER).live and parse_sdp(AXIS).live
+    assert parse_sdp("v=0\ns=x\nm=video 0 RTP/AVP 96\na=range: NPT=now-\n").live
+    # A recorded range, or no range at all: the hub keeps asking such servers for npt=0.000-.
+    assert not parse_sdp("v=0\ns=x\na=range:npt=0-7.741\nm=video 0 RTP/AVP 96\n").live
+    for text in (FFMPEG_RTP, HIKVISION, MEDIAMTX):
+        assert not parse_sdp(text).live
+
+
 def test_session_direction_applies_to_media() -> None:
     sd = parse_sdp("v=0\ns=x\na=sendonly\nm=video 0 RTP/AVP 96\nm=audio 0 RTP/AVP 0\na=inactive\n")
     assert sd.direction == "sendonly"

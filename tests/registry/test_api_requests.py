@@ -114,7 +114,7 @@ async def test_police_never_learn_who_declined(api: Api, redis: aredis.Redis,
     assert resp.status == 200 and resp.content_type == "video/h264"
     assert hashlib.sha256(data).hexdigest() == ev["sha256"] == resp.headers["X-Content-SHA256"]
     last = (await AuditLog(redis).entries())[-1]
-    assert (last.event, last.actor, last.subject) == ("evidence.accessed", "operator", ev["id"])
+    assert (last.event, last.actor, last.subject) == ("evidence.download", "operator", ev["id"])
 
     # The auditor (not police) can find who answered what in the audit log.
     status, log = await api.call("GET", "/api/audit?event=request.decision", "auditor")

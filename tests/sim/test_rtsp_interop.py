@@ -19,6 +19,9 @@ from simulators.auth import Credentials
 from tests.sim.conftest import SMALL, Pulled, pyav_pull, read_barcode, run_tool
 
 FRAMES = 15
+GST_PULL = Path(__file__).resolve().parents[1] / "peers" / "gst_rtsp_pull.py"
+SYSTEM_PYTHON = "/usr/bin/python3"
+"""GStreamer's Python bindings (python3-gi) belong to the system's Python, not the venv's."""
 
 
 def _truths(data: bytes) -> list[GroundTruth]:
@@ -67,13 +70,11 @@ async def _ffmpeg_capture(url: str, transport: str, out: Path) -> None:
     assert code == 0, err
 
 
-async def _gst_capture(url: str, transport: str, out: Path, *extra: str) -> None:
-    code, stdout, err = await run_tool(
-        "gst-launch-1.0", "-q", "-e", "rtspsrc", f"location={url}", f"protocols={transport}",
-        "latency=0", *extra, "!", "rtph264depay", "!", "h264parse", "!",
-        "video/x-h264,stream-format=byte-stream,alignment=au", "!",
-        "identity", f"eos-after={FRAMES + 1}", "!",
-        "filesink", f"location={out}")
+async def _gst_capture(url: str, transport: str, out: Path, *login: str) -> None:
+    """rtspsrc captures FRAMES + 1 access units, then PAUSEs and TEARDOWNs, each answered (why
+    not gst-launch-1.0: see the peer's docstring)."""
+    code, stdout, err = await run_tool(SYSTEM_PYTHON, str(GST_PULL), url, transport, str(out),
+                                       str(FRAMES), *login)
     assert code == 0, stdout + err
 
 
@@ -140,8 +141,7 @@ async def test_digest_auth_with_ffmpeg_gstreamer_and_pyav(make_fleet, tmp_path: 
     # Every peer runs to its end even when one fails, so none leaves its pipes to the next test.
     results = await asyncio.gather(
         _ffmpeg_capture(good, "udp", tmp_path / "ffmpeg.h264"),
-        _gst_capture(plain, "tcp", tmp_path / "gst.h264", "user-id=viewer",
-                     "user-pw=pa55-word"),
+        _gst_capture(plain, "tcp", tmp_path / "gst.h264", "viewer", "pa55-word"),
         asyncio.to_thread(pyav_pull, good, "tcp", FRAMES),
         refused_ffprobe(), refused_gst(), return_exceptions=True)
     for result in results:
@@ -154,4 +154,15 @@ async def test_digest_auth_with_ffmpeg_gstreamer_and_pyav(make_fleet, tmp_path: 
     _check_pulled(pulled, "cam-0")
     assert "401" in ff_err
     assert "Unauthorized" in gst_err or "401" in gst_err
-    assert fleet.server.requests[("DESCRIBE", 401)] >= 4
+    requests = fleet.server.requests
+    assert requests[("DESCRIBE", 401)] >= 4
+    # GStreamer paused while the camera was sending (a PAUSE outside PLAYING would be 455), and
+    # every session that played ended with its own TEARDOWN. A peer's last request may still be
+    # on its way to the server when the peer has exited.
+    assert requests[("PAUSE", 200)] == 1
+    for _ in range(250):  # 5 s
+        if requests[("TEARDOWN", 200)] >= requests[("PLAY", 200)]:
+            break
+        await asyncio.sleep(0.02)
+    assert requests[("PLAY", 200)] == requests[("TEARDOWN", 200)] == 3
+    assert {status for _method, status in requests} == {200, 401}

@@ -1,14 +1,19 @@
-// The monitor wall page: login, grid of tiles over one WebSocket, map, focus view (WHEP).
+// The monitor wall page: login, grid of tiles over one WebSocket, the map, footage requests,
+// focus view (WHEP). Sign-in, API calls, the map and the event stream are the shared modules of
+// /static/ (docs/pages.md).
 
-import { AuthRequired, forgetSession, getJson, login, savedSession } from "./api.js";
+import { getJson } from "/static/api.js";
+import { openEvents } from "/static/live.js";
+import { RtccMap } from "/static/map.js";
+import { currentSession, endSession, mountLogin, onSessionEnd, signOut } from "/static/session.js";
 import { WallConnection } from "./connection.js";
-import { NeighbourhoodMap } from "./map.js";
 import { PAINTERS } from "./painters.js";
+import { RequestPanel } from "./requests.js";
 import { mseAvailable } from "./mse.js";
 import { Tile } from "./tile.js";
 import { webCodecsAvailable } from "./webcodecs.js";
 import { whepPlay } from "./whep.js";
-import { configurePool, poolSize, workerRenderAvailable } from "./workers.js";
+import { configurePool, endBootWorkers, poolSize, workerRenderAvailable } from "./workers.js";
 
 const params = new URLSearchParams(location.search);
 const decoderKind = params.get("decoder") === "mse" || !webCodecsAvailable() ? "mse" : "webcodecs";
@@ -20,9 +25,12 @@ const renderKind = decoderKind === "mse" ? "mse"
 // ?workerdelay=MS takes each paint worker's "ready" that much later: the cold start of a brand-new
 // browser (tiles first draw on the main thread, then move to their worker), on demand for tests.
 const startPool = (grid) => {
-  if (renderKind !== "worker") return;
-  window.wall.pool = configurePool(poolSize(params.get("workers"), grid));
-  window.wall.pool.readyDelayMs = Math.max(0, Number(params.get("workerdelay")) || 0);
+  if (renderKind !== "worker") {
+    endBootWorkers();
+    return;
+  }
+  const readyDelayMs = Math.max(0, Number(params.get("workerdelay")) || 0);
+  window.wall.pool = configurePool(poolSize(params.get("workers"), grid), readyDelayMs);
 };
 // How decoded pictures reach the canvas (painters.js): ?paint=auto|draw|yuv|bitmap.
 const paintKind = PAINTERS[params.get("paint")] ? params.get("paint") : "auto";
@@ -38,9 +46,12 @@ const state = {
   page: Number(params.get("page") || 0),
   conn: null,
   map: null,
+  events: null,
+  requests: null,
   focus: null,
   timers: [],
 };
+let loginForm = null;
 
 function clampGrid(n) {
   return Math.min(8, Math.max(2, Math.round(n) || 4));
@@ -73,6 +84,8 @@ window.wall = {
   connection() {
     return state.conn;
   },
+  map: () => state.map,
+  requests: () => state.requests,
 };
 
 // --- event log --------------------------------------------------------------------------------
@@ -90,32 +103,12 @@ function logEvent(text, kind = "info") {
 // --- login ------------------------------------------------------------------------------------
 function showLogin(message = "") {
   stop();
-  $("#login").hidden = false;
   $("#wall").hidden = true;
-  $("#login-error").textContent = message;
-  $("#login-user").focus();
-}
-
-async function onLogin(event) {
-  event.preventDefault();
-  const button = $("#login-submit");
-  button.disabled = true;
-  $("#login-error").textContent = "";
-  try {
-    state.session = await login($("#login-user").value.trim(), $("#login-password").value);
-    $("#login-password").value = "";
-    await start();
-  } catch (err) {
-    $("#login-error").textContent = err.message;
-  } finally {
-    button.disabled = false;
-  }
+  loginForm.show(message);
 }
 
 function logout() {
-  forgetSession();
-  state.session = null;
-  showLogin("Signed out.");
+  signOut("You are signed out.");
 }
 
 // --- wall -------------------------------------------------------------------------------------
@@ -188,10 +181,9 @@ function updateSummary() {
 async function refreshCameras() {
   let doc;
   try {
-    doc = await getJson("/api/wall/cameras", state.session.token);
-  } catch (err) {
-    if (err instanceof AuthRequired) showLogin("Your session has ended; sign in again.");
-    return;
+    doc = await getJson("/api/wall/cameras");
+  } catch {
+    return; // a 401 has ended the session (session.js); anything else: the next poll
   }
   const before = new Set(liveCameras().map((c) => c.id));
   state.cameras = new Map(doc.cameras.map((c) => [c.id, c]));
@@ -207,19 +199,34 @@ async function refreshCameras() {
 }
 
 async function loadMap() {
+  const map = state.map;
   try {
-    const doc = await getJson("/api/wall/map", state.session.token);
-    state.map.render(doc);
-    state.map.setWatched(new Set(state.tiles.keys()));
-    // Map data under the ODbL is credited wherever it is shown.
-    $("#map-note").textContent = doc.attribution ? `Map data ${doc.attribution}` : "";
+    performance.mark("wall-map-start");
+    await map.load();
+    performance.mark("wall-map-drawn");
+    map.setWatched(new Set(state.tiles.keys()));
+    for (const cam of state.cameras.values()) map.setLive(cam.id, cam.live);
+    map.legend($("#map-legend"));
+    $("#map-note").textContent = "";
+    window.wall.mapReady = true;
   } catch (err) {
-    $("#map-note").textContent = `map unavailable: ${err.message}`;
+    $("#map-note").textContent = `The map is not available: ${err.message}`;
   }
+}
+
+function toggleLargeMap(large = !document.body.classList.contains("map-large")) {
+  document.body.classList.toggle("map-large", large);
+  $("#map-size").setAttribute("aria-pressed", String(large));
+  $("#map-size").textContent = large ? "Smaller map" : "Larger map";
+  // Leaflet measures its container: tell it once the layout has settled.
+  requestAnimationFrame(() => state.map?.leaflet.invalidateSize({ pan: false }));
 }
 
 function onServer(conn) {
   conn.addEventListener("hello", (e) => {
+    // Marks on the page's timeline (wall-tiles, wall-hello, wall-map-*): where a slow start
+    // spends its time, read by load_tests/bench_wall.py's diagnostics and DevTools alike.
+    performance.mark("wall-hello");
     $("#user").textContent = `${e.detail.user} · ${e.detail.role}`;
     logEvent(`connected as ${e.detail.user}`);
   });
@@ -268,10 +275,7 @@ function onServer(conn) {
   conn.addEventListener("closed", () => {
     for (const tile of state.tiles.values()) if (tile.state !== "revoked") tile.setState("reconnecting");
   });
-  conn.addEventListener("auth", () => {
-    forgetSession();
-    showLogin("Your session was refused; sign in again.");
-  });
+  conn.addEventListener("auth", () => endSession("Your session was refused. Please sign in again."));
 }
 
 // --- focus view (WHEP) -----------------------------------------------------------------------
@@ -306,7 +310,7 @@ async function focusCamera(cam) {
   video.hidden = false;
   note.textContent = "Connecting over WebRTC (WHEP)…";
   try {
-    state.focus = await whepPlay(cam, state.session.token, video);
+    state.focus = await whepPlay(cam, currentSession()?.token, video);
     state.focus.cam = cam;
     note.textContent = "WebRTC · WHEP · H.264 passthrough";
     logEvent(`${cam}: focus view opened (WHEP)`);
@@ -333,33 +337,51 @@ function stop() {
   state.timers = [];
   state.conn?.close();
   state.conn = null;
+  state.events?.close();
+  state.events = null;
+  state.requests?.close();
+  state.requests = null;
   for (const tile of state.tiles.values()) tile.destroy();
   state.tiles.clear();
   window.wall.ready = false;
 }
 
 async function start() {
+  state.session = currentSession();
+  // The WebSocket authenticates while the camera list loads: the tiles subscribe as soon as
+  // they exist instead of one more round trip later.
+  state.conn = new WallConnection(state.session.token);
+  onServer(state.conn);
+  state.conn.open();
   let doc;
   try {
-    doc = await getJson("/api/wall/cameras", state.session.token);
+    doc = await getJson("/api/wall/cameras");
   } catch (err) {
-    forgetSession();
-    showLogin(err instanceof AuthRequired ? "Please sign in." : err.message);
+    showLogin(err.status === 403 ? "This account may not use the monitor wall." : err.message);
     return;
   }
-  $("#login").hidden = true;
+  loginForm.hide();
   $("#wall").hidden = false;
   state.cameras = new Map(doc.cameras.map((c) => [c.id, c]));
   // Without a chosen layout: the smallest square that shows every live camera.
   state.grid = clampGrid(state.grid || Math.ceil(Math.sqrt(Math.max(4, liveCameras().length))));
-  state.conn = new WallConnection(state.session.token);
-  onServer(state.conn);
-  state.conn.open();
-  state.map = new NeighbourhoodMap($("#map"), focusCamera);
+  if (!state.map) {
+    state.map = new RtccMap($("#map"), { label: "Map of the neighbourhood and its cameras",
+      onCamera: focusCamera });
+  }
   $("#grid-size").value = String(state.grid);
   const decoderLabel = { worker: "WebCodecs · workers", main: "WebCodecs", mse: "MSE" };
   $("#decoder").textContent = decoderLabel[renderKind];
+  $("#user").textContent = state.session.user;
   layoutTiles();
+  performance.mark("wall-tiles");
+  state.events = openEvents();
+  state.events.on("down", () => logEvent("notices: reconnecting", "warn"));
+  if (["operator", "admin"].includes(state.session.role)) {
+    state.requests = new RequestPanel({ map: state.map, events: state.events, log: logEvent,
+      onDrawStart: () => toggleLargeMap(true) });
+    state.requests.start();
+  }
   loadMap();
   state.timers.push(setInterval(() => {
     for (const tile of state.tiles.values()) tile.refresh();
@@ -373,9 +395,17 @@ async function start() {
 
 function init() {
   startPool(state.grid || 2); // before the login and the camera list: the layout may grow it
-  $("#login-form").addEventListener("submit", onLogin);
+  loginForm = mountLogin($("#login"), {
+    title: "RTCC Monitor wall",
+    hint: "Operator sign-in. Every view of a live camera is recorded in the audit log.",
+    roles: ["operator", "admin"],
+    roleNames: { operator: "operators", admin: "administrators" },
+    onSignedIn: start,
+  });
+  onSessionEnd((message) => showLogin(message));
   $("#logout").addEventListener("click", logout);
   $("#focus-close").addEventListener("click", closeFocus);
+  $("#map-size").addEventListener("click", () => toggleLargeMap());
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape") closeFocus();
   });
@@ -398,8 +428,7 @@ function init() {
     showLogin("This browser has neither WebCodecs nor Media Source Extensions.");
     return;
   }
-  state.session = savedSession();
-  if (state.session) start();
+  if (currentSession()) start();
   else showLogin();
 }
 
