@@ -17,7 +17,8 @@ that stays ahead of ours across two polls, and every reconnect after a pub/sub d
 full re-sync; cameras whose record changed meanwhile are reported to subscribers.
 
 Failing closed: when nothing has been heard from the server for ``max_stale`` seconds (default
-1 s, the wall's revocation budget) the cache fails closed: every camera reads as not live until
+1.25 s: with the watchdog's tick and the fan-out's sweep, within the 2 s of docs/security.md) the
+cache fails closed: every camera reads as not live until
 it has re-synced. A quiet channel is told apart from a dead one by heartbeats: after
 ``max_stale / 4`` seconds without a message the listener sends ``PING`` on the subscribed
 connection, and the pong counts as hearing from the server. A server that stops answering
@@ -25,7 +26,8 @@ without closing its socket (frozen, ``SIGSTOP``, a network path that drops packe
 a disconnect like any other, noticed ``max_stale`` seconds after it last spoke; every other read
 of the cache (the version poll, a re-sync, re-subscribing) is bounded by ``max_stale`` too, so
 no call can wait on a silent server forever. With the fan-out's sweep this stops delivery within
-``max_stale`` plus a quarter second of the server's last word (docs/security.md).
+``max_stale`` plus half a second of the server's last word (docs/security.md). A starved event loop
+is not taken for a silent server: a watchdog tick or a heartbeat wait that ran late does not judge.
 
 Everything runs on the event loop; callbacks (``callback(camera_id, record)``, ``record`` None for a
 camera that is gone) are called there, must not block, and should re-check :meth:`is_live`.
@@ -76,7 +78,7 @@ class ConsentCache:
         *,
         tz: tzinfo | str = UTC,
         poll_interval: float = 2.0,
-        max_stale: float = 1.0,
+        max_stale: float = 1.25,
         reconnect_max: float = 2.0,
     ) -> None:
         self._own = isinstance(redis, str)
@@ -248,8 +250,13 @@ class ConsentCache:
         self._heard = loop.time()
         next_poll = self._heard + self.poll_interval
         while True:
+            asked = loop.time()
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=beat)
             now = loop.time()
+            if now - asked > 2 * beat:
+                # This task itself waited far longer than it asked (a starved loop): what the
+                # server said meanwhile may still be unread, so the silence proves nothing yet.
+                self._heard = max(self._heard, now - beat)
             if message is not None:
                 self._heard = now
                 if self._fail_closed:  # the loop itself stalled: reload, then open again
@@ -338,12 +345,17 @@ class ConsentCache:
         # The watchdog closes the gate max_stale after the server's last word, not after this.
         log.warning("consent cache: lost the event subscription (%s); reconnecting", err)
 
-    def _watchdog(self) -> None:
-        """Every max_stale / 4: fail closed once the server has been silent for max_stale."""
+    def _watchdog(self, due: float | None = None) -> None:
+        """Every max_stale / 4: fail closed once the server has been silent for max_stale.
+
+        A tick that runs late (the event loop was starved) does not judge: the server's answers
+        may be waiting unread behind it. The next, punctual tick does."""
         loop = asyncio.get_running_loop()
-        if not self._fail_closed and loop.time() - self._heard > self.max_stale:
+        now, beat = loop.time(), self.max_stale / 4
+        punctual = due is None or now - due < beat
+        if punctual and not self._fail_closed and now - self._heard > self.max_stale:
             self._go_closed()
-        self._watchdog_handle = loop.call_later(self.max_stale / 4, self._watchdog)
+        self._watchdog_handle = loop.call_at(now + beat, self._watchdog, now + beat)
 
     def _go_closed(self) -> None:
         self._fail_closed = True

@@ -18,7 +18,7 @@ from rtcc.redis_server import LIVE, EmbeddedRedis, RedisUrls
 from tests.wall.conftest import add_user, seed_registry
 
 FAIL_CLOSED_WINDOW = 2.0
-"""Seconds from the freeze to the last frame, at most (the consent cache's max_stale is 1 s)."""
+"""Seconds from the freeze to the last frame, at most (the consent cache's max_stale is 1.25 s)."""
 
 
 async def test_a_frozen_state_redis_stops_delivery_within_the_window(
