@@ -194,6 +194,7 @@ export class RtccMap extends EventTarget {
     this.overlay = L.canvas({ padding: 0.3 });
     this.focusLayer = L.layerGroup().addTo(this.leaflet);
     this.areaLayer = L.layerGroup().addTo(this.leaflet);
+    this.shapes = new Map(); // name -> L.FeatureGroup of showShapes()
     this.tiles = new TileLayer(this, { pane: "tilePane" });
     this.tiles.addTo(this.leaflet);
     this.leaflet.on("click", (e) => this.clicked(e));
@@ -527,6 +528,44 @@ export class RtccMap extends EventTarget {
     }
     L.circleMarker([info.lat, info.lon], { renderer: this.overlay, radius: 9, weight: 3,
       color: this.colours.watched, fill: false, interactive: false }).addTo(this.focusLayer);
+  }
+
+  // Draws GeoJSON geometries (lon/lat) as one named layer over the map, replacing the layer of
+  // that name: what a page adds to the shared map (a camera's detail bands, the lots it sees).
+  // features: [{geometry, colour, fill = 0.2, weight = 1.5, dash = null, label = null}]; colour
+  // is a CSS colour or a custom property of the map's container ("--band-identify"); a label
+  // is shown on the shape. Resolves the layer's bounds (null when empty).
+  showShapes(name, features, { fit = false } = {}) {
+    this.clearShapes(name);
+    const css = getComputedStyle(this.container);
+    const colourOf = (c) => (String(c || "").startsWith("--")
+      ? css.getPropertyValue(c).trim() || this.colours.watched : c || this.colours.watched);
+    const group = L.featureGroup();
+    for (const f of features) {
+      const colour = colourOf(f.colour);
+      const layer = L.geoJSON(f.geometry, {
+        renderer: this.overlay, interactive: false,
+        style: () => ({ color: colour, weight: f.weight ?? 1.5, fillColor: colour,
+          fillOpacity: f.fill ?? 0.2, dashArray: f.dash || null }),
+        pointToLayer: (_point, latlng) => L.circleMarker(latlng, { renderer: this.overlay,
+          radius: f.radius ?? 6 }),
+      });
+      if (f.label) {
+        layer.bindTooltip(String(f.label), { permanent: true, direction: "center",
+          className: "map-label", interactive: false });
+      }
+      group.addLayer(layer);
+    }
+    group.addTo(this.leaflet);
+    this.shapes.set(name, group);
+    const bounds = features.length ? group.getBounds() : null;
+    if (fit && bounds?.isValid()) this.leaflet.fitBounds(bounds, { padding: [16, 16], maxZoom: 19 });
+    return bounds;
+  }
+
+  clearShapes(name) {
+    this.shapes.get(name)?.remove();
+    this.shapes.delete(name);
   }
 
   // Centres the map on a camera (zooming in to at least `zoom`).
