@@ -1,11 +1,13 @@
-"""``python -m load_tests ramp|soak|faults``: the whole pipeline under load, with baselines,
-faults and plots. See docs/load-tests.md.
+"""``python -m load_tests ramp|soak|faults|jackson|plan``: the whole pipeline under load, with
+baselines, faults and plots; a city end to end; a capacity plan. See docs/load-tests.md.
 
     python -m load_tests ramp   [--cameras 300 --step 50 --hold 10] [--protocol rtsp|whip|mix]
-                                [--viewers V] [--baseline N] [--slo-fps 9.5 --slo-loss 0.001
-                                --slo-p99-ms 100] [--out DIR]
+                                [--preset 720p15] [--viewers V] [--baseline N] [--slo-fps 9.5
+                                --slo-loss 0.001 --slo-p99-ms 100] [--out DIR]
     python -m load_tests soak   [--cameras 100 --duration 600 --sample 10]
     python -m load_tests faults [--cameras 100 --down 10]
+    python -m load_tests jackson [--cameras 1500 --preset 720p15 --duration 600 --probe ...]
+    python -m load_tests plan   --cameras N --preset P --viewers V [--results FILE]
 
 Starts its own Redis, hub and replay-mode simulators on loopback, or measures running services
 (``--redis-url`` with ``--hub-url``/``--sim-url``). Writes results.json, summary.md and PNG
@@ -30,7 +32,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m load_tests",
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=("ramp", "soak", "faults"))
+    p.add_argument("mode", choices=("ramp", "soak", "faults"),
+                   help="(also: jackson, plan: python -m load_tests jackson|plan --help)")
     p.add_argument("--cameras", type=int, default=None,
                    help="largest camera count (ramp, default 300) or the load (soak/faults, "
                    "default 100)")
@@ -53,8 +56,13 @@ def parser() -> argparse.ArgumentParser:
                    "0: skip)")
     p.add_argument("--bench-requests", type=int, default=200_000,
                    help="XADDs per redis-benchmark run")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="camera preset of the simulators: 360p10, 720p15, 1080p15, 1536p15 "
+                   "(sets --size and --fps; the SLO's fps becomes 95 %% of the preset's)")
     p.add_argument("--size", default="640x360")
     p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--sim-cameras", type=int, default=0, metavar="N",
+                   help="cameras per simulator process (default: one process)")
     p.add_argument("--templates", type=int, default=4, help="replay templates per simulator")
     p.add_argument("--kill-fraction", type=float, default=0.3, help="faults: share killed")
     p.add_argument("--down", type=float, default=10.0, help="faults: seconds cameras stay down")
@@ -74,17 +82,29 @@ def parser() -> argparse.ArgumentParser:
 
 
 def config(args: argparse.Namespace, argv: list[str]) -> LoadConfig:
+    size, fps, slo_fps = args.size, args.fps, args.slo_fps
+    if args.preset:
+        from rtcc.errors import ConfigError
+        from simulators.presets import preset
+
+        try:
+            chosen = preset(args.preset)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        size, fps = chosen.size, chosen.fps
+        if slo_fps == 9.5:  # the default, meant for 10 fps
+            slo_fps = round(0.95 * fps, 2)
     return LoadConfig(
         mode=args.mode, cameras=args.cameras or (300 if args.mode == "ramp" else 100),
         protocol=args.protocol, step=args.step or 50, hold=args.hold, warmup=args.warmup,
         repeat=args.repeat,
         duration=args.duration, sample=args.sample, viewers=args.viewers,
-        viewer_kind=args.viewer_kind, size=args.size,
-        fps=args.fps, templates=args.templates, baseline=args.baseline,
+        viewer_kind=args.viewer_kind, size=size, fps=fps, preset=args.preset,
+        sim_cameras=args.sim_cameras, templates=args.templates, baseline=args.baseline,
         bench_requests=args.bench_requests,
         kill_fraction=args.kill_fraction, down=args.down, recover_timeout=args.recover_timeout,
         reconnect_rate=args.reconnect_rate, reconnect_burst=args.reconnect_burst,
-        full=args.full, slo=Slo(args.slo_fps, args.slo_loss, args.slo_p99_ms), out=args.out,
+        full=args.full, slo=Slo(slo_fps, args.slo_loss, args.slo_p99_ms), out=args.out,
         redis_url=args.redis_url, hub_url=args.hub_url, sim_url=args.sim_url,
         argv=tuple(argv))
 
@@ -111,12 +131,92 @@ def run(cfg: LoadConfig, progress: Progress) -> dict[str, Any]:
     from load_tests.stack import environment
 
     scenario = {"ramp": ramp.run, "soak": soak.run, "faults": faults.run}[cfg.mode]
-    with environment(cfg.cameras, cfg.size, cfg.fps, split=True) as e:
+    with environment(cfg.cameras, cfg.size, cfg.fps, split=True, preset=cfg.preset) as e:
         return {cfg.mode: scenario(e, cfg, progress)}
+
+
+def jackson_parser() -> argparse.ArgumentParser:
+    from load_tests import jackson
+
+    p = argparse.ArgumentParser(prog="python -m load_tests jackson",
+                                description=jackson.__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cameras", type=int, default=1500, help="the contract's cameras")
+    p.add_argument("--preset", default="720p15")
+    p.add_argument("--duration", type=float, default=600.0, help="seconds of the main run")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--fraction", type=float, default=1.0,
+                       help="run this fraction of --cameras (default all)")
+    which.add_argument("--probe", type=lambda raw: [float(x) for x in raw.split(",") if x],
+                       default=None, help="fractions to try in turn, e.g. 0.1,0.2,0.33,0.5,1; "
+                       "the main run uses the largest that held")
+    p.add_argument("--probe-seconds", type=float, default=40.0)
+    p.add_argument("--workers", type=int, default=2, help="hub workers sharing leases")
+    p.add_argument("--viewers", type=int, default=4, help="wall pages (WebSocket clients)")
+    p.add_argument("--tiles", type=int, default=16, help="cameras per wall page")
+    p.add_argument("--sim-cameras", type=int, default=500, help="cameras per simulator")
+    p.add_argument("--masters", type=int, default=3, help="Redis Cluster masters")
+    p.add_argument("--replicas", type=int, default=0, help="replicas per master")
+    p.add_argument("--sample", type=float, default=30.0, help="seconds per window")
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--plain", action="store_true")
+    p.add_argument("--max-load", type=float, default=2.0,
+                   help="refuse to start above this 1-minute load average (default 2.0)")
+    p.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait for the load to fall below --max-load")
+    p.add_argument("--force", action="store_true",
+                   help="run on a busy machine anyway (the results are marked busy)")
+    return p
+
+
+def jackson_main(argv: list[str]) -> int:
+    import json
+
+    from load_tests import jackson
+    from load_tests.provenance import LoadGuard, record
+    from load_tests.stack import environment
+    from simulators.presets import preset
+
+    args = jackson_parser().parse_args(argv)
+    guard = LoadGuard(args.max_load, args.force, args.wait)
+    guard.check("load_tests jackson")
+    try:
+        chosen = preset(args.preset)
+    except Exception as err:  # ConfigError: one clear line
+        jackson_parser().error(str(err))
+    if not 0 < args.fraction <= 1 or any(not 0 < f <= 1 for f in args.probe or []):
+        jackson_parser().error("fractions must be in (0, 1]")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    out = args.out or Path("results/load") / \
+        f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-jackson"
+    started = time.time()
+    doc = results.document("jackson", ["jackson", *argv], started, vars(args) | {
+        "out": str(out)}, jackson.SLO, chosen.size, chosen.fps, 4, preset=chosen.name)
+    phases = (len(args.probe) if args.probe else 0) + 1
+    with guard, Progress(phases, "Jackson end to end",
+                         plain=True if args.plain else None) as progress, \
+            environment(args.cameras, chosen.size, chosen.fps, split=True,
+                        preset=chosen.name) as e:
+        doc["jackson"] = jackson.run(e, args, progress)
+    doc = results.finish(doc)
+    doc["provenance"] = record(chosen.name, guard.summary())
+    doc["busy"] = guard.busy
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / "summary.md").write_text(jackson.markdown(doc))
+    print(f"load_tests: wrote {out / 'results.json'}, {out / 'summary.md'}")
+    print(jackson.markdown(doc))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["jackson"]:
+        return jackson_main(argv[1:])
+    if argv[:1] == ["plan"]:
+        from load_tests import plan
+
+        return plan.main(argv[1:])
     args = parser().parse_args(argv)
     try:
         cfg = config(args, argv)
@@ -127,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     out = cfg.out_dir()
     started = time.time()
     doc = results.document(cfg.mode, argv, started, cfg.as_json(), cfg.slo.as_json(),
-                           cfg.size, cfg.fps, cfg.templates)
+                           cfg.size, cfg.fps, cfg.templates, preset=cfg.preset)
     with Progress(phases(cfg), f"load test: {cfg.mode}",
                   plain=True if args.plain else None) as progress:
         doc.update(run(cfg, progress))

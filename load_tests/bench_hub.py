@@ -45,6 +45,7 @@ from typing import Any
 from load_tests.baselines import run_baselines
 from load_tests.measure import delivered, scrape, wait_live
 from load_tests.procs import Child, cpu_seconds, free_port
+from load_tests.provenance import header, record
 from load_tests.stack import Env, environment
 from rtcc.ingest.compiled import describe
 
@@ -181,6 +182,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--fps", type=float, default=10.0)
+    parser.add_argument("--preset", default=None, help="camera preset (360p10, 720p15, ...); "
+                        "overrides --size and --fps")
     parser.add_argument("--baseline-sample", type=int, default=0, metavar="K",
                         help="ffmpeg and PyAV pull only K of the --baseline cameras (the hub "
                         "pulls all): per-stream cost at the hub's scale (default: all)")
@@ -194,8 +197,9 @@ def main() -> int:
     print(f"bench_hub: {platform.node()} {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, load average {os.getloadavg()}; compiled twins: "
           f"{describe()}", flush=True)
+    print(header(record(args.preset, {"before": list(os.getloadavg())})), flush=True)
     results: list[dict[str, Any]] = []
-    with environment(biggest, args.size, args.fps) as e:
+    with environment(biggest, args.size, args.fps, preset=args.preset) as e:
         plan: list[tuple[str, int]] = [("rtsp", n) for n in rtsp]
         if args.full:
             plan.append(("serve", args.full))
@@ -219,7 +223,9 @@ def main() -> int:
             results.append(median_of(runs))
     report(results)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps(
+            {"provenance": record(args.preset, {"end": list(os.getloadavg())}),
+             "results": results}, indent=1))
     return 0
 
 

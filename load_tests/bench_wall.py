@@ -126,10 +126,10 @@ DEFAULT_SCENARIOS = ("ws-16", "ws-64", "ws-4x16", "ws-64-main-draw", "whep-16", 
 """``ws-64-main-draw`` is the page as it was before paint workers and the YUV painter, kept
 in the default run so that old and new are compared under the same load."""
 _WS_NAME = re.compile(
-    r"ws-(?:(\d+)x)?(\d+)((?:-(?:main|worker|mse|auto|draw|yuv|bitmap|w\d+))*)")
+    r"ws-(?:(\d+)x)?(\d+)((?:-(?:main|worker|mse|auto|draw|yuv|bitmap|firstall|w\d+))*)")
 _WS_OPTION = {"main": "render=main", "worker": "render=worker", "mse": "decoder=mse",
               "auto": "paint=auto", "draw": "paint=draw", "yuv": "paint=yuv",
-              "bitmap": "paint=bitmap"}
+              "bitmap": "paint=bitmap", "firstall": "first=all"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,11 +410,16 @@ def _ws_scenario(window: Any, url: str, spec: WsScenario, args: argparse.Namespa
     first = [t["firstFrameMs"] for t in after.values() if t.get("firstFrameMs") is not None]
     # ... and its first frame received: what of that the server and the network took.
     got = [t["firstReceiveMs"] for t in after.values() if t.get("firstReceiveMs") is not None]
+    # ... and from the page's start (navigation), as the operator waits for it.
+    opened = [t["firstPictureAt"] for t in after.values() if t.get("firstPictureAt") is not None]
     return {
         "streams": streams,
-        "first_frame_ms": {"p50": percentile(first, 50), "max": max(first, default=None),
+        "first_frame_ms": {"p50": percentile(first, 50), "p95": percentile(first, 95),
+                           "max": max(first, default=None),
                            "tiles": len(first), "received_p50": percentile(got, 50),
-                           "received_max": max(got, default=None)},
+                           "received_max": max(got, default=None),
+                           "from_open_p50": percentile(opened, 50),
+                           "from_open_p95": percentile(opened, 95)},
         "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95),
                        "p99": percentile(lat, 99), "samples": len(lat)},
         # Capture to the page's WebSocket: what the stack upstream of the browser adds.
@@ -466,8 +471,10 @@ def _print_run(name: str, rep: int, r: dict[str, Any]) -> None:
     drops = f.get("server_dropped", 0) + f.get("page_skipped", 0) + f.get("page_dropped", 0)
     first = r.get("first_frame_ms")
     if first and first["max"] is not None:
-        lat_txt += (f", first picture p50/max {first['p50']:.0f}/{first['max']:.0f} ms "
-                    f"(received {first['received_p50']:.0f}/{first['received_max']:.0f})")
+        lat_txt += (f", first picture p50/p95/max {first['p50']:.0f}/{first['p95']:.0f}/"
+                    f"{first['max']:.0f} ms (received {first['received_p50']:.0f}/"
+                    f"{first['received_max']:.0f}; from the page's start p95 "
+                    f"{first['from_open_p95']:.0f})")
     print(f"  {name:12} run {rep + 1}: {r['streams']} streams, {lat_txt}, fps median "
           f"{r['fps']['median']:.1f} min {r['fps']['min']:.1f}, dropped {drops}, serve "
           f"{r['cpu']['serve']:.2f} cores (idle {r['baseline']['serve']:.2f}; "
@@ -493,7 +500,12 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": med(["latency_ms", "p99"]),
         "arrival_p50_ms": med(["arrival_ms", "p50"]), "arrival_p99_ms": med(["arrival_ms", "p99"]),
         "first_frame_p50_ms": med(["first_frame_ms", "p50"]),
+        "first_frame_p95_ms": med(["first_frame_ms", "p95"]),
         "first_frame_max_ms": med(["first_frame_ms", "max"]),
+        "first_frame_p95_runs": [((r.get("first_frame_ms") or {}).get("p95")) for r in runs],
+        "first_from_open_p95_ms": med(["first_frame_ms", "from_open_p95"]),
+        "p99_runs": [(r.get("latency_ms") or {}).get("p99") for r in runs],
+        "fps_min_runs": [(r.get("fps") or {}).get("min") for r in runs],
         "fps_median": med(["fps", "median"]), "fps_min": med(["fps", "min"]),
         "server_dropped": med(["frames", "server_dropped"]),
         "page_skipped": med(["frames", "page_skipped"]),
@@ -531,7 +543,32 @@ def _report(doc: dict[str, Any]) -> None:
               f"{whep['serve_ms_per_stream_s'] / ws['serve_ms_per_stream_s']:.0f}x more")
 
 
+def targets(doc: dict[str, Any]) -> str:
+    """The issue's two wall targets, from this run's medians, as a table for the docs."""
+    m = doc["median"]
+    rows = ["", "| scenario | measure | runs | median | target | met |",
+            "|---|---|---|---:|---:|---|"]
+
+    def fmt(values: list[Any]) -> str:
+        return ", ".join("-" if v is None else f"{v:.0f}" if v > 20 else f"{v:.1f}"
+                         for v in values)
+
+    for name, s in m.items():
+        if s.get("first_frame_p95_ms") is not None and s["streams"] >= 64 and "4x" not in name:
+            v = s["first_frame_p95_ms"]
+            rows.append(f"| {name} | first picture, p95 over tiles (ms from subscribing) | "
+                        f"{fmt(s['first_frame_p95_runs'])} | {v:.0f} | < 1000 | "
+                        f"{'yes' if v < 1000 else 'no'} |")
+        if "4x16" in name and s.get("p99_ms") is not None:
+            rows.append(f"| {name} | glass-to-glass p99 (ms) | {fmt(s['p99_runs'])} | "
+                        f"{s['p99_ms']:.0f} | < 250 | {'yes' if s['p99_ms'] < 250 else 'no'} |")
+            rows.append(f"| {name} | lowest tile (fps) | {fmt(s['fps_min_runs'])} | "
+                        f"{s['fps_min']:.1f} | >= 9 | {'yes' if s['fps_min'] >= 9 else 'no'} |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from load_tests.provenance import QUIET_LOAD, LoadGuard, header, record
     from load_tests.wall_stack import in_loopback_netns, netns_command
 
     parser = argparse.ArgumentParser(prog="python -m load_tests.bench_wall",
@@ -545,13 +582,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", type=scenario_list, default=list(DEFAULT_SCENARIOS),
                         help="comma-separated, in order (default: %(default)s)")
     parser.add_argument("-o", "--output", default=str(ROOT / "results" / "bench_wall.json"))
+    parser.add_argument("--max-load", type=float, default=QUIET_LOAD,
+                        help="refuse to start above this 1-minute load average (a quiet "
+                        "machine: default %(default)s)")
+    parser.add_argument("--wait", type=float, default=0.0,
+                        help="seconds to wait for the load to fall below --max-load")
+    parser.add_argument("--force", action="store_true",
+                        help="measure on a busy machine anyway (the results are marked busy)")
     args = parser.parse_args(argv)
     if not in_loopback_netns():
+        guard = LoadGuard(args.max_load, args.force, args.wait)
+        guard.check("bench_wall")  # before the namespace: a refusal is one clear line
         cmd = netns_command([sys.executable, "-m", "load_tests.bench_wall",
-                             *(sys.argv[1:] if argv is None else argv)])
+                             *(sys.argv[1:] if argv is None else argv), "--force"])
+        os.environ["RTCC_BENCH_LOAD_BEFORE"] = ",".join(f"{x:.2f}" for x in guard.before)
         os.execvp(cmd[0], cmd)
-    doc = run(args)
+    guard = LoadGuard(args.max_load, True)
+    before = os.environ.get("RTCC_BENCH_LOAD_BEFORE", "")
+    guard.before = [float(x) for x in before.split(",")] if before else list(os.getloadavg())
+    guard.busy = bool(guard.before) and guard.before[0] > args.max_load
+    with guard:
+        doc = run(args)
+    doc["provenance"] = record(None, guard.summary())
+    doc["busy"] = guard.busy
+    print("\n" + header(doc["provenance"]))
     _report(doc)
+    print(targets(doc))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))

@@ -65,6 +65,10 @@ class LoadConfig:
     headless Chromium (latency to the picture drawn)."""
     size: str = "640x360"
     fps: float = 10.0
+    preset: str | None = None
+    """``rtcc sim --preset`` of the simulators; ``size`` and ``fps`` are then the preset's."""
+    sim_cameras: int = 0
+    """Cameras per simulator process (0: one process for all of them)."""
     templates: int = 4
     baseline: int | None = None
     """Cameras of the side-by-side baselines (None: min(50, largest step); 0: skip)."""
@@ -99,6 +103,13 @@ class LoadConfig:
             raise ValueError("--hub-url and --sim-url need --redis-url (the live Redis)")
         if not 0 < self.kill_fraction < 1:
             raise ValueError("--kill-fraction must be between 0 and 1")
+        if self.sim_cameras < 0:
+            raise ValueError("--sim-cameras must be 0 (one simulator) or more")
+
+    def groups(self, cams: list[str]) -> list[list[str]]:
+        """The cameras of each simulator process."""
+        size = self.sim_cameras or len(cams) or 1
+        return [cams[i:i + size] for i in range(0, len(cams), size)] or [cams]
 
     @property
     def targeted(self) -> bool:

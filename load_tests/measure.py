@@ -83,13 +83,16 @@ def hub_counters(url: str) -> dict[str, Any]:
     """The hub's /metrics summed over cameras: frames in/written, drops, reconnects, cameras by
     state, event-loop lag (last and histogram sum/count), its own CPU seconds and RSS, and the
     writer's batch sizes. ``per_camera`` holds frames written and reconnects per camera."""
-    out: dict[str, Any] = {"frames_in": 0.0, "frames_written": 0.0, "dropped": 0.0,
+    out: dict[str, Any] = {"frames_in": 0.0, "bytes_in": 0.0, "frames_written": 0.0,
+                           "dropped": 0.0,
                            "reconnects": 0.0, "states": {}, "drops": {},
                            "per_camera": {}}
     for name, labels, value in metrics(url):
         cam = labels.get("camera", "")
         if name == "rtcc_hub_frames_in_total":
             out["frames_in"] += value
+        elif name == "rtcc_hub_bytes_in_total":
+            out["bytes_in"] += value
         elif name == "rtcc_hub_frames_written_total":
             out["frames_written"] += value
             out["per_camera"].setdefault(cam, {})["written"] = value

@@ -196,6 +196,7 @@ def measure_window(p: Pipeline, seconds: float, tick: Callable[[dict[str, Any]],
     return {"t0": t0, "t1": t1, "seconds": wall, "frames": frames, "procs": procs,
             "series": sampler.series,
             "hub": {"frames_in": h1["frames_in"] - h0["frames_in"],
+                    "bytes_in": h1["bytes_in"] - h0["bytes_in"],
                     "frames_written": h1["frames_written"] - h0["frames_written"],
                     "dropped": h1["dropped"] - h0["dropped"],
                     "drops": {k: v - h0["drops"].get(k, 0.0) for k, v in h1["drops"].items()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from load_tests import measure
@@ -40,6 +41,7 @@ def summarize(n: int, w: dict[str, Any], cfg: LoadConfig, startup: dict[str, Any
         "frames": f["frames"],
         "frames_sent": round(w["sim"].get("frames_sent", 0.0)),
         "frames_in": round(w["hub"]["frames_in"]),
+        "bytes_in": round(w["hub"].get("bytes_in", 0.0)),
         "seq_span": f["seq_span"],
         "gaps": f["gaps"],
         "lost": round(lost),
@@ -73,14 +75,15 @@ def _p99(step: dict[str, Any]) -> float:
     return float("inf") if p99 is None else float(p99)
 
 
-def run_step(e: Env, cfg: LoadConfig, n: int, progress: Progress, token: str = ""
-             ) -> dict[str, Any]:
+def run_step(e: Env, cfg: LoadConfig, n: int, progress: Progress, token: str = "",
+             extra: Callable[[Pipeline], dict[str, Any]] | None = None) -> dict[str, Any]:
     """One camera count: start, wait for every camera (bounded), warm up, ``cfg.repeat``
     consecutive hold windows; the step is the window with the median p99 latency (the others
     are summarised under ``repeats``), so one burst of another job on the machine does not
-    decide the knee alone."""
+    decide the knee alone. ``extra`` is called with the running pipeline after the windows; what
+    it returns goes into the step."""
     cams = e.cameras[:n]
-    p = Pipeline(e, cfg, [cams])
+    p = Pipeline(e, cfg, cfg.groups(cams))
     progress.phase(f"step {n} cameras ({cfg.protocol})")
     windows: list[dict[str, Any]] = []
     try:
@@ -101,12 +104,14 @@ def run_step(e: Env, cfg: LoadConfig, n: int, progress: Progress, token: str = "
             windows.append({**summarize(n, w, cfg, None, None), "series": w["series"]})
         viewers = p.viewer_result() if cfg.viewers and token else None
         startup = measure.startup(e.client, cams, p.started)
+        more = extra(p) if extra is not None else {}
     finally:
         p.stop()
     ranked = sorted(windows, key=_p99)
     step = ranked[len(ranked) // 2]
     step["wall"] = viewers
     step["startup"] = startup
+    step.update(more)
     step["repeats"] = [{"p50_ms": w["latency_ms"]["p50"], "p99_ms": w["latency_ms"]["p99"],
                         "fps_median": w["fps_median"], "loss": w["loss"], "load1": w["load1"],
                         "pass": w["pass"]} for w in windows]

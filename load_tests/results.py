@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-import socket
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from load_tests.provenance import compiled_twins, git_commit, machine, versions
 
 SCHEMA_VERSION = 1
 
@@ -66,7 +64,7 @@ SCHEMA: dict[str, Any] = {
                  "versions", "codec", "config", "slo"],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
-        "mode": {"enum": ["ramp", "soak", "faults"]},
+        "mode": {"enum": ["ramp", "soak", "faults", "jackson"]},
         "started": {"type": "string"}, "finished": {"type": "string"},
         "command": {"type": "string"},
         "machine": {"type": "object",
@@ -96,61 +94,33 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def _run(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-        return (out.stdout or out.stderr).strip().splitlines()[0]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        return "unknown"
+def codec(size: str, fps: float, templates: int, preset: str | None = None) -> dict[str, Any]:
+    from simulators.presets import PRESETS
 
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    except (OSError, ValueError, IndexError):
-        mem_kb = 0
-    return {"host": socket.gethostname(), "cpus": os.cpu_count(), "cpu_model": model,
-            "memory_gb": round(mem_kb / 1e6, 1), "kernel": platform.release(),
-            "load_start": list(os.getloadavg())}
-
-
-def versions() -> dict[str, str]:
-    import rtcc
-
-    return {"python": platform.python_version(), "rtcc": rtcc.__version__,
-            "redis": _run(["redis-server", "--version"]),
-            "ffmpeg": _run(["ffmpeg", "-hide_banner", "-version"]),
-            "av": _version("av"), "aiortc": _version("aiortc"), "aiohttp": _version("aiohttp"),
-            "uvloop": _version("uvloop"), "redis_py": _version("redis"),
-            "rich": _version("rich"), "matplotlib": _version("matplotlib")}
-
-
-def codec(size: str, fps: float, templates: int) -> dict[str, Any]:
+    chosen = PRESETS.get(preset or "")
+    if chosen is not None and chosen.bitrate is not None:
+        options = (f"preset ultrafast, tune zerolatency, constrained VBR: {chosen.bitrate} bit/s "
+                   f"average, VBV cap {chosen.maxrate} bit/s, buffer {chosen.bufsize} bit, "
+                   f"ipratio {chosen.ipratio:g}; sensor grain sigma {chosen.grain:g}; no "
+                   "B-frames, SPS/PPS before every IDR, no scenecut")
+    else:
+        options = ("preset ultrafast, tune zerolatency, CRF 23 under a VBV cap of 0.2 "
+                   "bit/pixel/frame, no B-frames, SPS/PPS before every IDR, no scenecut")
+    gop = chosen.gop_frames if chosen is not None else max(1, round(fps))
     return {"codec": "H.264 Constrained Baseline, Annex-B", "encoder": "libx264 via PyAV",
-            "options": "preset ultrafast, tune zerolatency, CRF 23 under a VBV cap of 0.2 "
-                       "bit/pixel/frame, no B-frames, SPS/PPS before every IDR, no scenecut",
-            "size": size, "fps": fps, "gop_frames": max(1, round(fps)),
+            "options": options, "preset": preset, "size": size, "fps": fps, "gop_frames": gop,
             "replay_templates": templates, "sei": "ground-truth SEI in every frame"}
 
 
 def document(mode: str, argv: list[str], started: float, config: dict[str, Any],
-             slo: dict[str, Any], size: str, fps: float, templates: int) -> dict[str, Any]:
+             slo: dict[str, Any], size: str, fps: float, templates: int,
+             preset: str | None = None) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "mode": mode,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "finished": "", "command": " ".join(["python -m load_tests", *argv]),
-            "machine": machine(), "versions": versions(), "codec": codec(size, fps, templates),
+            "machine": machine(), "versions": versions(),
+            "codec": codec(size, fps, templates, preset),
+            "provenance": {"git": git_commit(), "preset": preset, "compiled": compiled_twins()},
             "config": config, "slo": slo}
 
 

@@ -32,6 +32,8 @@ from load_tests.procs import Child, free_port
 from rtcc.redis_server import LIVE, STATE, EmbeddedRedis
 
 RTCC = [sys.executable, "-m", "rtcc"]
+TEMPLATE_CACHE = Path(__file__).resolve().parent.parent / "results" / "cache" / "templates"
+"""Replay templates recorded by the load tests' simulators, kept between runs (git-ignored)."""
 WHIP_TOKEN = "bench-token"
 
 
@@ -81,6 +83,18 @@ class Env:
     fps: float
     children: list[Child] = field(default_factory=list)
     state: EmbeddedRedis | None = None
+    preset: str | None = None
+    """``rtcc sim --preset`` of every simulator (``size`` and ``fps`` are then the preset's)."""
+
+    def stream_args(self) -> list[str]:
+        """The simulators' stream flags: the preset (with the shared template cache) or the
+        size and frame rate."""
+        if self.preset:
+            # A fixed simulated noon: the same people in the same daylight at every start, so
+            # runs compare and the recorded templates come from the cache.
+            return ["--preset", self.preset, "--template-cache", str(TEMPLATE_CACHE),
+                    "--scenario", str(self.scenario())]
+        return ["--size", self.size, "--fps", f"{self.fps:g}"]
 
     @property
     def cameras(self) -> list[str]:
@@ -88,6 +102,12 @@ class Env:
         doc = json.loads(self.world.read_text())
         return sorted(f["properties"]["id"] for f in doc["features"]
                       if f["properties"].get("kind") == "camera")
+
+    def scenario(self) -> Path:
+        path = self.tmp / "noon.toml"
+        if not path.exists():
+            path.write_text('name = "load test"\n[clock]\nstart = 2026-06-01T12:00:00\n')
+        return path
 
     def spawn(self, name: str, args: list[str]) -> Child:
         child = Child(name, args, self.env, self.tmp)
@@ -107,7 +127,7 @@ class Env:
         which = ["--count", str(count)] if isinstance(count, int) else \
             ["--cameras", ",".join(count)]
         args = [*RTCC, "sim", "--world", str(self.world), "--replay", *which,
-                "--templates", str(templates), "--size", self.size, "--fps", f"{self.fps:g}",
+                "--templates", str(templates), *self.stream_args(),
                 "--rtsp-port", str(port), "--metrics-port", "0"]
         if whip:
             args += ["--whip", whip, "--whip-token", WHIP_TOKEN]
@@ -178,9 +198,16 @@ class Env:
 
 
 @contextlib.contextmanager
-def environment(max_cameras: int, size: str, fps: float, split: bool = False) -> Iterator[Env]:
+def environment(max_cameras: int, size: str, fps: float, split: bool = False,
+                preset: str | None = None, world_seed: int = 1) -> Iterator[Env]:
     """Redis (one server, or with ``split`` a state and a live one), a world of ``max_cameras``
-    live cameras imported into the registry; everything removed on exit."""
+    live cameras imported into the registry; everything removed on exit. With ``preset`` the
+    simulators send that preset's stream (``size`` and ``fps`` are then the preset's)."""
+    if preset:
+        from simulators.presets import preset as find_preset
+
+        chosen = find_preset(preset)
+        size, fps = chosen.size, chosen.fps
     tmp = Path(tempfile.mkdtemp(prefix="rtcc-lt-", dir="/tmp"))
     redis = EmbeddedRedis(LIVE, tmp / "data", tmp / "run")
     state = EmbeddedRedis(STATE, tmp / "data", tmp / "run") if split else None
@@ -195,13 +222,14 @@ def environment(max_cameras: int, size: str, fps: float, split: bool = False) ->
                    RTCC_LOG_LEVEL="warning")
         world = tmp / "world.geojson"
         subprocess.run([*RTCC, "world", "synth", "--households", str(max_cameras),
+                        "--seed", str(world_seed),
                         "--camera-rate", "1", "--floodlight-rate", "0", "--live-rate", "1",
                         "--request-rate", "0", "--registry-rate", "0", "-o", str(world)],
                        env=env, check=True, capture_output=True, timeout=300)
         subprocess.run([*RTCC, "registry", "import", str(world)], env=env, check=True,
                        capture_output=True, timeout=300)
         e = Env(tmp, redis, sync_redis.Redis.from_url(redis.url), env, world, size, fps,
-                state=state)
+                state=state, preset=preset)
         yield e
     finally:
         if e is not None:

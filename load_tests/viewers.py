@@ -1,11 +1,12 @@
 """Headless wall viewers for the load tests, run as a process of their own (their CPU is not the
 server's):
 
-    python -m load_tests.viewers URL TOKEN PAGES SECONDS WARMUP CAM [CAM...]
+    python -m load_tests.viewers URL TOKEN PAGES SECONDS WARMUP CAM [CAM...] [--tiles N]
 
 Opens ``PAGES`` WebSocket pages on the wall (``URL/wall/ws``, the protocol of
-:mod:`rtcc.wall.protocol`), each subscribing up to the wall's tile limit of the cameras (page i
-starts at a different camera, so together they cover all of them), and receives for ``SECONDS``.
+:mod:`rtcc.wall.protocol`), each subscribing ``--tiles`` of the cameras (default: the wall's tile
+limit; page i starts at a different camera, so together they cover all of them), and receives
+for ``SECONDS``.
 Prints ``READY`` once every page is authenticated, then one ``RESULT {json}`` line: per frame
 capture -> wall latency (receive time on this machine's clock minus the frame header's capture
 time; WebSocket delivery, not decode and paint), frames and sequence gaps per viewer-stream
@@ -15,6 +16,7 @@ wall's start-up). Everything it connects to is on 127.0.0.1.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -31,7 +33,7 @@ def _pct(values: list[float], p: float) -> float | None:
 
 
 async def run(url: str, token: str, pages: int, seconds: float, warmup: float,
-              cams: list[str]) -> dict[str, Any]:
+              cams: list[str], tiles: int = MAX_TILES) -> dict[str, Any]:
     import aiohttp
 
     latency_ms: list[float] = []
@@ -39,6 +41,7 @@ async def run(url: str, token: str, pages: int, seconds: float, warmup: float,
     frames = 0
     gaps = 0
     streams = 0
+    per_stream: dict[tuple[int, int], int] = {}
     ready = 0
     all_ready = asyncio.Event()
     t_measure = time.time() + warmup
@@ -46,7 +49,7 @@ async def run(url: str, token: str, pages: int, seconds: float, warmup: float,
 
     async def page(i: int, http: aiohttp.ClientSession) -> None:
         nonlocal frames, gaps, streams, ready
-        mine = [cams[(i * MAX_TILES + k) % len(cams)] for k in range(min(MAX_TILES, len(cams)))]
+        mine = [cams[(i * tiles + k) % len(cams)] for k in range(min(tiles, len(cams)))]
         streams += len(mine)
         index: dict[int, str] = {}
         last: dict[int, int] = {}
@@ -81,6 +84,7 @@ async def run(url: str, token: str, pages: int, seconds: float, warmup: float,
                 if now < t_measure:
                     continue
                 frames += 1
+                per_stream[(i, header.camera)] = per_stream.get((i, header.camera), 0) + 1
                 latency_ms.append((now - header.t / 1e6) * 1000)
                 if prev is not None and header.seq > prev + 1:
                     gaps += header.seq - prev - 1
@@ -96,8 +100,11 @@ async def run(url: str, token: str, pages: int, seconds: float, warmup: float,
         waiter.cancel()
         errors = [repr(t.exception()) for t in done if t.exception() is not None]
     measured = max(1e-3, seconds - warmup)
+    fps = sorted([n / measured for n in per_stream.values()]
+                 + [0.0] * max(0, streams - len(per_stream)))
     return {"pages": pages, "streams": streams, "frames": frames, "gaps": gaps,
             "fps_per_stream": frames / measured / max(1, streams),
+            "fps_min": fps[0] if fps else None,
             "latency_ms": {"p50": _pct(latency_ms, 0.5), "p95": _pct(latency_ms, 0.95),
                            "p99": _pct(latency_ms, 0.99)},
             "first_frame_ms": {"p50": _pct(first_ms, 0.5), "p95": _pct(first_ms, 0.95),
@@ -106,11 +113,18 @@ async def run(url: str, token: str, pages: int, seconds: float, warmup: float,
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 6:
-        print(__doc__, file=sys.stderr)
-        return 2
-    url, token, pages, seconds, warmup, *cams = argv
-    result = asyncio.run(run(url, token, int(pages), float(seconds), float(warmup), cams))
+    parser = argparse.ArgumentParser(prog="python -m load_tests.viewers",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("url")
+    parser.add_argument("token")
+    parser.add_argument("pages", type=int)
+    parser.add_argument("seconds", type=float)
+    parser.add_argument("warmup", type=float)
+    parser.add_argument("cams", nargs="+")
+    parser.add_argument("--tiles", type=int, default=MAX_TILES)
+    args = parser.parse_args(argv)
+    result = asyncio.run(run(args.url, args.token, args.pages, args.seconds, args.warmup,
+                             args.cams, min(args.tiles, MAX_TILES)))
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 

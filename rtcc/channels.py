@@ -25,12 +25,16 @@ from rtcc import keys
 from rtcc.connections import is_cluster
 from rtcc.vocabulary import CameraState
 
-Command = tuple[Any, ...] | list[bytes]
+Command = tuple[Any, ...] | list[bytes | memoryview]
 """One Redis command: a tuple of its arguments (bytes, str or numbers), or a list of byte
-strings that together are the command already RESP-encoded."""
+strings (a large payload among them as a memoryview) that together are the command already
+RESP-encoded."""
 
 CLUSTER_POLL_S = 0.01
 """On a Redis Cluster, :func:`xread_frames` polls (see there) with this pause between rounds."""
+
+PAYLOAD_BY_REFERENCE = 2048
+"""Access units at least this large are written to Redis without a copy into the batch."""
 
 #: Entries kept in ``rtcc:meta:frames`` and ``rtcc:cameras:events`` (approximate trimming).
 META_MAXLEN = 100_000
@@ -152,7 +156,10 @@ class ChannelWriter:
                   % (len(seq), seq, len(t), t, len(ta), ta, b"1" if frame.key else b"0",
                      len(frame.meta)))
         au = frame.au
-        cmds.append([video, self._minid, b"$2\r\nau\r\n$%d\r\n" % len(au), au, b"\r\n",
+        # A large access unit is marked (a memoryview, rtcc.ingest.resp.PAYLOAD_AT) to be
+        # written to the socket from where it is instead of copied into the batch.
+        cmds.append([video, self._minid, b"$2\r\nau\r\n$%d\r\n" % len(au),
+                     memoryview(au) if len(au) >= PAYLOAD_BY_REFERENCE else au, b"\r\n",
                      fields, frame.meta, b"\r\n"])
         cmds.append([meta_head, fields, frame.meta, b"\r\n"])
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 
 import av
@@ -33,6 +34,7 @@ from rtcc.media.h264 import AccessUnit
 from rtcc.media.sei import GroundTruth, build_sei_nal, insert_sei
 from rtcc.world.model import Camera, World
 from simulators.clock import SimClock
+from simulators.grain import Grain
 from simulators.lighting import daylight
 from simulators.render import CameraRenderer, RenderedFrame
 from simulators.scene import Scene
@@ -89,6 +91,10 @@ class SimCamera:
         bitrate: int | None = None,
         preset: str = "ultrafast",
         qp: int | None = None,
+        maxrate: int | None = None,
+        bufsize: int | None = None,
+        ipratio: float | None = None,
+        grain: float = 0.0,
     ) -> None:
         self.camera_id = camera.id
         self.camera = camera
@@ -99,8 +105,9 @@ class SimCamera:
         except ValueError as err:
             raise MediaError(f"camera {camera.id}: {err}") from err
         self._view = scene.near(self.renderer.bounds)
-        self._encoder: H264Encoder | None = H264Encoder(width, height, fps, gop_seconds, bitrate,
-                                                        preset, qp=qp)
+        self._encoder: H264Encoder | None = H264Encoder(
+            width, height, fps, gop_seconds, bitrate, preset, qp=qp, maxrate=maxrate,
+            bufsize=bufsize, ipratio=ipratio)
         # libx264 writes SPS/PPS into its global header when it opens: no priming frame needed.
         sps, pps = self._encoder.sps, self._encoder.pps
         assert sps is not None and pps is not None
@@ -108,6 +115,12 @@ class SimCamera:
         self.pps: bytes = pps
         self._picture = av.VideoFrame(width, height, "yuv420p")
         self._planes = _plane_views(self._picture, width, height)
+        # With grain the renderer draws the luma into a clean plane of its own (its boxes are
+        # restored from the background frame to frame), and the noisy copy goes to the encoder.
+        self._grain = Grain(width, height, grain, offset=zlib.crc32(camera.id.encode())) \
+            if grain > 0 else None
+        self._draw_planes = self._planes if self._grain is None else (
+            np.zeros((height, width), np.uint8), self._planes[1], self._planes[2])
         self.seq = 0
         self.last_cost = (0.0, 0.0)
         """CPU seconds (this thread's) of the last capture: (render, encode + SEI)."""
@@ -144,8 +157,10 @@ class SimCamera:
             picture.pict_type = PictureType.NONE
             t = self.clock.scene_time_us(capture_us)
             subjects = self.renderer.render_into(
-                self._planes, self._view.state_at(t), self.clock.label(capture_us / 1e6),
+                self._draw_planes, self._view.state_at(t), self.clock.label(capture_us / 1e6),
                 daylight(t), reuse=True)
+            if self._grain is not None:
+                self._grain.apply(self._draw_planes[0], self._planes[0])
             c1 = time.thread_time()
             truth = GroundTruth(self.camera_id, self.seq, int(capture_us), subjects)
             au = encoder.encode(picture)

@@ -36,6 +36,7 @@ from simulators.feed import CameraFeed, OutFrame
 from simulators.replay import ReplayCamera, Template, record_template
 from simulators.rtsp_server import DEFAULT_PORT, SESSION_TIMEOUT, RtspServer
 from simulators.source import FrameSource
+from simulators.template_cache import TemplateCache
 from simulators.whip_publisher import WhipPublisher
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class FleetOptions:
     height: int = 360
     replay: bool = False
     replay_seconds: float = 2.0
+    replay_warmup_seconds: float = 0.0
+    """Frames encoded and thrown away before a template is recorded (rate control settles)."""
     replay_templates: int = 4
     rtsp_host: str = "127.0.0.1"
     rtsp_port: int = DEFAULT_PORT
@@ -77,6 +80,11 @@ class FleetOptions:
     """WHIP endpoint; ``{camera}`` is replaced by the id, else ``/<id>`` is appended."""
     whip_token: str | None = field(default=None, repr=False)
     consent_url: str | None = None
+    recordings: tuple[Template, ...] = ()
+    """Replay these (a user's files, ``--replay-file``: :mod:`simulators.replay_file`) instead
+    of recording templates; ``fps`` must be theirs."""
+    template_cache: TemplateCache | None = None
+    """Where recorded templates are kept between runs (``--template-cache``)."""
 
 
 class CameraRuntime:
@@ -130,6 +138,7 @@ class Fleet:
         self.consent_events: Counter[str] = Counter()
         self.consent_posts_failed = 0
         self.cycles_skipped = 0
+        self.templates_cached = 0
         self._rng = random.Random(options.seed)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=options.workers or os.cpu_count() or 1, thread_name_prefix="capture")
@@ -175,25 +184,43 @@ class Fleet:
         if not opts.replay:
             futures = [loop.run_in_executor(self._pool, p.make_source) for p in self.plans]
             return list(await asyncio.gather(*futures))
-        # Replay: record a few templates from the first cameras, then every camera replays one.
+        # Replay: record a few templates from the first cameras (or take them from the cache,
+        # or from the user's recordings), then every camera replays one.
         k = max(1, min(opts.replay_templates, len(self.plans)))
         start_us = time.time_ns() // 1000
+        cache = opts.template_cache
 
-        def record(plan: CameraPlan) -> Template:
+        def record(plan: CameraPlan) -> tuple[Template, bool]:
+            if cache is not None:
+                cached = cache.load(plan.camera_id)
+                if cached is not None:
+                    return cached, True
             source = plan.make_source()
             try:
-                return record_template(source, plan.camera_id, fps=opts.fps, width=opts.width,
-                                       height=opts.height, seconds=opts.replay_seconds,
-                                       start_us=start_us)
+                template = record_template(source, plan.camera_id, fps=opts.fps,
+                                           width=opts.width, height=opts.height,
+                                           seconds=opts.replay_seconds, start_us=start_us,
+                                           warmup_seconds=opts.replay_warmup_seconds)
             finally:
                 source.close()
+            if cache is not None:
+                cache.store(plan.camera_id, template)
+            return template, False
 
-        self.templates = list(await asyncio.gather(
-            *(loop.run_in_executor(self._pool, record, p) for p in self.plans[:k])))
+        if opts.recordings:
+            self.templates = list(opts.recordings)
+            k = len(self.templates)
+        else:
+            recorded = await asyncio.gather(
+                *(loop.run_in_executor(self._pool, record, p) for p in self.plans[:k]))
+            self.templates = [t for t, _cached in recorded]
+            self.templates_cached = sum(1 for _t, cached in recorded if cached)
         out: list[FrameSource | ReplayCamera] = []
         for i, plan in enumerate(self.plans):
             template = self.templates[i % k]
-            start = (i // k) * 7  # spread keyframes over the loop, camera to camera
+            # Spread keyframes over the loop, camera to camera.
+            start = (i // k) * 7 if not opts.recordings else \
+                (i // k) * max(1, len(template.frames) // 7 + 1)
             out.append(ReplayCamera(plan.camera_id, template, start_index=start))
         return out
 

@@ -83,6 +83,10 @@ def world_plans(
     gop_seconds: float = 1.0,
     bitrate: int | None = None,
     qp: int | None = None,
+    maxrate: int | None = None,
+    bufsize: int | None = None,
+    ipratio: float | None = None,
+    grain: float = 0.0,
     credentials: dict[str, Credentials] | None = None,
 ) -> list[CameraPlan]:
     """One plan per selected world camera, rendering the shared scene (SimCamera)."""
@@ -91,7 +95,8 @@ def world_plans(
     for cam_id in camera_ids:
         camera = world.cameras[cam_id]
         make = partial(SimCamera, world, camera, scene, width=width, height=height, fps=fps,
-                       gop_seconds=gop_seconds, clock=clock, bitrate=bitrate, qp=qp)
+                       gop_seconds=gop_seconds, clock=clock, bitrate=bitrate, qp=qp,
+                       maxrate=maxrate, bufsize=bufsize, ipratio=ipratio, grain=grain)
         plans.append(CameraPlan(cam_id, make, household=camera.household,
                                 consent=world.camera_consent(camera),
                                 credentials=creds.get(cam_id)))

@@ -88,6 +88,29 @@ def _split_frame(nals: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], tuple[byte
     return tuple(head), tuple(body)
 
 
+def template_frame(nals: tuple[bytes, ...], keyframe: bool, subjects: tuple[Subject, ...] = (),
+                   max_payload: int = DEFAULT_MAX_PAYLOAD) -> TemplateFrame:
+    """One loop frame from an access unit's NAL units (any SEI in them is dropped)."""
+    head, body = _split_frame(nals)
+    head_chunks, body_chunks = chunk_nals(head, max_payload), chunk_nals(body, max_payload)
+    full = GroundTruth("x", 0, 0, subjects).to_json()
+    return TemplateFrame(
+        keyframe=keyframe, head=head, body=body, head_chunks=head_chunks,
+        body_chunks=body_chunks, subjects=subjects,
+        subjects_json=full[full.index(b',"subjects":'):],
+        octets=sum(map(len, head_chunks)) + sum(map(len, body_chunks)))
+
+
+def make_template(name: str, sps: bytes, pps: bytes, *, fps: float, width: int, height: int,
+                  frames: list[TemplateFrame]) -> Template:
+    """A loop of ``frames``, which must start with a keyframe."""
+    if not frames or not frames[0].keyframe:
+        raise ValueError(f"template {name}: a loop must start with a keyframe")
+    keys = [i for i, f in enumerate(frames) if f.keyframe]
+    next_key = tuple(next((k for k in keys if k >= i), keys[0]) for i in range(len(frames)))
+    return Template(name, sps, pps, fps, width, height, tuple(frames), next_key)
+
+
 def record_template(
     source: FrameSource,
     name: str,
@@ -98,27 +121,27 @@ def record_template(
     seconds: float = DEFAULT_SECONDS,
     start_us: int = 0,
     max_payload: int = DEFAULT_MAX_PAYLOAD,
+    warmup_seconds: float = 0.0,
 ) -> Template:
-    """Capture ``seconds`` of ``source`` into a loop (blocking: run it off the event loop)."""
+    """Capture ``seconds`` of ``source`` into a loop (blocking: run it off the event loop).
+
+    ``warmup_seconds`` of frames are encoded first and thrown away: an average-bitrate encoder
+    starts with a small keyframe and settles within a GOP, and the loop should look like the
+    stream of a camera that has been running."""
     count = max(1, round(seconds * fps))
+    warmup = max(0, round(warmup_seconds * fps))
+    for i in range(warmup):
+        source.capture(start_us + round(i * 1e6 / fps))
     source.force_keyframe()
     frames: list[TemplateFrame] = []
-    for i in range(count):
+    for i in range(warmup, warmup + count):
         captured = source.capture(start_us + round(i * 1e6 / fps))
-        if i == 0 and not captured.keyframe:
+        if i == warmup and not captured.keyframe:
             raise ValueError(f"template {name}: the source ignored the keyframe request")
-        head, body = _split_frame(captured.au.nals)
-        head_chunks, body_chunks = chunk_nals(head, max_payload), chunk_nals(body, max_payload)
-        subjects = captured.truth.subjects
-        full = GroundTruth("x", 0, 0, subjects).to_json()
-        frames.append(TemplateFrame(
-            keyframe=captured.keyframe, head=head, body=body, head_chunks=head_chunks,
-            body_chunks=body_chunks, subjects=subjects,
-            subjects_json=full[full.index(b',"subjects":'):],
-            octets=sum(map(len, head_chunks)) + sum(map(len, body_chunks))))
-    keys = [i for i, f in enumerate(frames) if f.keyframe]
-    next_key = tuple(next((k for k in keys if k >= i), keys[0]) for i in range(count))
-    return Template(name, source.sps, source.pps, fps, width, height, tuple(frames), next_key)
+        frames.append(template_frame(captured.au.nals, captured.keyframe,
+                                     captured.truth.subjects, max_payload))
+    return make_template(name, source.sps, source.pps, fps=fps, width=width, height=height,
+                         frames=frames)
 
 
 class ReplayCamera:

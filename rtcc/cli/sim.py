@@ -14,10 +14,16 @@ import logging
 import signal
 import sys
 import textwrap
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rtcc.config import Settings
 from rtcc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from simulators.clock import SimClock
+    from simulators.presets import Preset
+    from simulators.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +59,7 @@ def _ids(raw: str) -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from simulators import fault_spec  # light: no media or network imports
+    from simulators import fault_spec, presets  # light: no media or network imports
 
     p = sub.add_parser(
         "sim", parents=[common], help="serve simulated cameras (RTSP, WHIP) with ground truth",
@@ -76,14 +82,25 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--metrics-port", metavar="P", type=_number(int, 0, 65535, "a port"),
                    default=9710, help="Prometheus metrics port, 0 picks a free one "
                    "(default 9710)")
-    p.add_argument("--size", metavar="WxH", type=_size, help="stream size (default: the "
-                   "scenario's, else 640x360)")
+    stream = p.add_mutually_exclusive_group()
+    stream.add_argument("--preset", metavar="NAME", choices=presets.NAMES,
+                        help="camera stream preset: " + ", ".join(presets.NAMES) +
+                        " (size, fps, 2 s GOP, constrained VBR; see docs/benchmarks.md)")
+    stream.add_argument("--size", metavar="WxH", type=_size, help="stream size (default: the "
+                        "scenario's, else 640x360)")
     p.add_argument("--fps", metavar="N", type=_number(float, 0.5, 60, "a frame rate"),
-                   help="frames per second (default: the scenario's, else 10)")
+                   help="frames per second (default: the preset's or scenario's, else 10)")
     p.add_argument("--replay", action="store_true", help="replay mode: pre-encode a few "
                    "2-second loops and serve every camera from them (for 1,000+ cameras)")
     p.add_argument("--templates", metavar="K", type=_number(int, 1, 64, "a count"), default=4,
                    help="replay mode: loops to record, from the first K cameras (default 4)")
+    p.add_argument("--template-cache", metavar="DIR", help="replay mode: keep recorded loops "
+                   "in DIR and reuse them at the next start with the same world, scene and "
+                   "stream settings")
+    p.add_argument("--replay-file", metavar="FILE", action="append", default=[],
+                   help="replay mode from a recording of your own (H.264 in MP4, MKV, MOV or "
+                   "Annex-B; demuxed, not re-encoded; ground-truth SEI added per frame); "
+                   "repeatable: cameras take the files in turn")
     p.add_argument("--whip", metavar="URL", help="also push every camera to this WHIP "
                    "endpoint; {camera} in the URL is replaced by the id, else /ID is appended")
     p.add_argument("--whip-token", metavar="TOKEN", help="Bearer token for the WHIP endpoint")
@@ -138,8 +155,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     from simulators.local_store import LocalStore, StorePolicy
     from simulators.metrics import MetricsServer, fleet_registry
+    from simulators.replay_file import load_recording
     from simulators.scenario import Scenario, load_scenario
     from simulators.scene import Scene
+    from simulators.template_cache import TemplateCache, file_digest
 
     scenario = load_scenario(args.scenario) if args.scenario else Scenario(source="<defaults>")
     # --world (which also fills settings.world), else RTCC_WORLD, else the scenario's world
@@ -153,24 +172,44 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     faults += parse_faults(args.faults, first_index=len(faults) + 1)
     check_fault_targets(faults, camera_ids)
     credentials = parse_auth(args.auth, camera_ids)
-    width, height = args.size or (scenario.width, scenario.height)
-    fps = args.fps or scenario.fps
+    stream = stream_settings(args, scenario)
+    width, height, fps = stream.width, stream.height, stream.fps
     seed = args.seed if args.seed is not None else scenario.seed
     time_scale = args.time_scale or scenario.time_scale
     from simulators.clock import SimClock
 
     clock = SimClock(time_scale, scenario.start)
     scene = Scene(world, scenario.rates, seed=seed)
-    qp = camera_qp(scenario.qp, scenario.bitrate, replay=args.replay)
+    replay = args.replay or bool(args.replay_file)
+    if args.replay_file and (args.preset or args.size or args.fps):
+        raise ConfigError("--replay-file: the recording sets the size and frame rate "
+                          "(drop --preset, --size and --fps)")
+    recordings = tuple(load_recording(Path(f)) for f in args.replay_file)
+    if recordings:
+        if len({(r.fps, r.width, r.height) for r in recordings}) > 1:
+            raise ConfigError("--replay-file: the recordings differ in frame rate or size "
+                              "(one fleet serves one stream format)")
+        width, height, fps = recordings[0].width, recordings[0].height, recordings[0].fps
+    # A preset sets the rate control; the scenario's qp applies to its own stream settings.
+    qp = camera_qp(None if args.preset else scenario.qp, stream.bitrate, replay=replay)
     plans = world_plans(world, camera_ids, scene, clock, width=width, height=height, fps=fps,
-                        gop_seconds=scenario.gop_seconds, bitrate=scenario.bitrate, qp=qp,
-                        credentials=credentials)
+                        gop_seconds=stream.gop_seconds, bitrate=stream.bitrate, qp=qp,
+                        maxrate=stream.maxrate, bufsize=stream.bufsize, ipratio=stream.ipratio,
+                        grain=stream.grain, credentials=credentials)
+    cache = None
+    if args.template_cache and replay and not recordings:
+        cache = TemplateCache.of(
+            Path(args.template_cache), world=file_digest(Path(world_path)), seed=seed,
+            rates=repr(scenario.rates), stream=stream.as_json(),
+            hour=scene_hour(clock), seconds=2.0, warmup=bool(stream.bitrate))
     store = LocalStore(world, scene, clock, camera_ids, width=width, height=height,
                        policy=StorePolicy(retention=args.clip_retention * 86400.0,
                                           fps=args.clip_fps))
     clips = ClipEndpoint(store, token=args.clip_token)
-    options = FleetOptions(fps=fps, width=width, height=height, replay=args.replay,
-                           replay_templates=args.templates, rtsp_host=settings.host,
+    options = FleetOptions(fps=fps, width=width, height=height, replay=replay,
+                           replay_templates=args.templates, recordings=recordings,
+                           template_cache=cache, rtsp_host=settings.host,
+                           replay_warmup_seconds=stream.gop_seconds if stream.bitrate else 0.0,
                            rtsp_port=args.rtsp_port, session_timeout=args.session_timeout,
                            seed=seed, whip_url=args.whip, whip_token=args.whip_token,
                            consent_url=args.consent_url)
@@ -178,8 +217,9 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("starting %d camera(s)%s at %dx%d, %g fps", len(plans),
-             " in replay mode" if args.replay else "", width, height, fps)
+    log.info("starting %d camera(s)%s at %dx%d, %g fps (%s)", len(plans),
+             " in replay mode" if replay else "", width, height, fps,
+             "recorded" if recordings else stream.name)
     try:
         async with Fleet(plans, options, faults=faults) as fleet:
             metrics = MetricsServer(fleet_registry(fleet), host=settings.host,
@@ -206,3 +246,26 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
             loop.remove_signal_handler(sig)
     print("rtcc sim: stopped", file=sys.stderr)
     return 0
+
+
+def stream_settings(args: argparse.Namespace, scenario: Scenario) -> Preset:
+    """The stream the cameras send: ``--preset``, else the scenario's ``[camera]`` table with
+    ``--size``/``--fps`` over it (a preset named ``custom`` then)."""
+    from simulators.presets import Preset, preset
+
+    if args.preset:
+        chosen = preset(args.preset)
+        if args.fps:
+            raise ConfigError(f"--fps: --preset {chosen.name} sets the frame rate "
+                              f"({chosen.fps:g}); drop one of them")
+        return chosen
+    width, height = args.size or (scenario.width, scenario.height)
+    return Preset("custom", width, height, args.fps or scenario.fps, scenario.gop_seconds,
+                  scenario.bitrate, None, None, None, 0.0, "from the scenario and flags")
+
+
+def scene_hour(clock: SimClock) -> int:
+    """The simulated hour now (templates recorded at night look nothing like the day's)."""
+    import time as _time
+
+    return clock.sim_datetime(_time.time()).hour

@@ -300,8 +300,17 @@ cdef class FrameSink:
         return True
 
 
+cdef int64_t _copied = 0
+
+
+def bytes_copied():
+    """Bytes the compiled sink has copied so far (the Annex-B assembly of delivered frames)."""
+    return _copied
+
+
 cdef bytes _annex_b(nals):
     """START_CODE + START_CODE.join(nals), in one allocation."""
+    global _copied
     if not nals:
         return b"\x00\x00\x00\x01"
     cdef Py_ssize_t total = 0
@@ -321,6 +330,7 @@ cdef bytes _annex_b(nals):
         w[3] = 1
         memcpy(w + 4, PyBytes_AS_STRING(nal), n)
         w += 4 + n
+    _copied += total
     return out
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aredis
 import redis.asyncio.cluster as acluster
@@ -48,7 +48,7 @@ def command_key(command: Command) -> bytes | None:
     A pre-encoded command (a list of byte strings, :func:`rtcc.ingest.resp.pack`) starts with
     ``*N\\r\\n$L\\r\\nNAME\\r\\n$L\\r\\nKEY\\r\\n`` in its first part."""
     if type(command) is list:
-        head = command[0]
+        head = cast(bytes, command[0])  # the command's name and key: never a payload
         pos = head.index(b"\r\n") + 2  # past *N
         end = head.index(b"\r\n", pos)  # $L of the name
         pos = end + 2 + int(head[pos + 1:end]) + 2
@@ -158,7 +158,7 @@ class ClusterRespConnection:
 
     def _slot(self, command: Command) -> int | None:
         if type(command) is list:
-            head = command[0]
+            head = cast(bytes, command[0])
             slot = self._slot_of.get(head)
             if slot is None:
                 key = command_key(command)

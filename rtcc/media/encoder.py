@@ -39,8 +39,10 @@ class H264Encoder:
     ``pts`` given to :meth:`encode` and returned on access units are in 90 kHz units; by default
     frame ``n`` gets ``round(n * 90000 / fps)``.  With ``bitrate=None`` quality is constant
     (CRF 23) under a VBV cap of ~0.2 bit per pixel per frame; with a bitrate, that average rate is
-    the target and the cap.  :attr:`sps` and :attr:`pps` are known right after construction (for
-    SDP) and are also sent in-band before every IDR.
+    the target and the cap, unless ``maxrate`` (the cap) and ``bufsize`` (the VBV buffer, bits)
+    say otherwise; ``ipratio`` is libx264's keyframe-to-P-frame quantiser ratio (default 1.4).
+    :attr:`sps` and :attr:`pps` are known right after construction (for SDP) and are also sent
+    in-band before every IDR.
     """
 
     def __init__(
@@ -53,6 +55,9 @@ class H264Encoder:
         preset: str = "ultrafast",
         threads: int = 1,
         qp: int | None = None,
+        maxrate: int | None = None,
+        bufsize: int | None = None,
+        ipratio: float | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise MediaError(f"frame size {width}x{height} must be positive and even (yuv420p)")
@@ -66,13 +71,22 @@ class H264Encoder:
             raise MediaError("give a bitrate or a constant qp, not both")
         if bitrate is not None and bitrate < 10_000:
             raise MediaError(f"bitrate {bitrate} bit/s is too low (min 10000)")
+        if (maxrate is not None or bufsize is not None) and bitrate is None:
+            raise MediaError("maxrate and bufsize shape a bitrate: give the bitrate too")
+        if maxrate is not None and bitrate is not None and maxrate < bitrate:
+            raise MediaError(f"maxrate {maxrate} bit/s is below the bitrate {bitrate}")
+        if bufsize is not None and bufsize < 10_000:
+            raise MediaError(f"bufsize {bufsize} bit is too small (min 10000)")
+        if ipratio is not None and not 1.0 <= ipratio <= 2.0:
+            raise MediaError(f"ipratio {ipratio} out of range 1..2")
         self.width = width
         self.height = height
         self.fps = fps
         self.keyint = max(1, round(gop_seconds * fps))
         self.frames_in = 0
-        cap = bitrate or round(width * height * fps * _AUTO_BITS_PER_PIXEL)
+        cap = maxrate or bitrate or round(width * height * fps * _AUTO_BITS_PER_PIXEL)
         kbit = max(10, cap // 1000)
+        buf_kbit = max(10, (bufsize or cap) // 1000)
         x264_params = [
             "repeat-headers=1",  # SPS/PPS before every IDR, even with a global header
             "scenecut=0",
@@ -87,10 +101,14 @@ class H264Encoder:
             # the picture, with no cap.
             x264_params.append(f"qp={qp}")
         else:
-            # One second of buffer: no frame can exceed cap/8 bytes.
-            x264_params += [f"vbv-maxrate={kbit}", f"vbv-bufsize={kbit}"]
+            # By default one second of buffer: no frame can exceed cap/8 bytes. With a bitrate,
+            # a maxrate above it and a buffer of a few seconds this is the constrained VBR of
+            # IP cameras: the average at the bitrate, bursts (keyframes) up to the buffer.
+            x264_params += [f"vbv-maxrate={kbit}", f"vbv-bufsize={buf_kbit}"]
             if bitrate is None:
                 x264_params.append("crf=23")
+        if ipratio is not None:
+            x264_params.append(f"ipratio={ipratio:g}")
         try:
             ctx = av.CodecContext.create("libx264", "w")
             ctx.width = width

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from rtcc.errors import AuthError, Forbidden, NotFound, RtccError
 from rtcc.metrics import registry_of
+from rtcc.metrics import setup as metrics_setup
 from rtcc.registry.police_view import Audience
 from rtcc.registry.webutil import CONSENT_CACHE, USER, current_user
 from rtcc.wall.access import Viewer, bearer_token
@@ -127,8 +128,9 @@ async def socket(request: web.Request) -> web.WebSocketResponse:
 
 def setup(app: web.Application) -> None:
     """Register the wall's routes and its cleanup context (its metrics join the application's
-    registry, served at ``/metrics`` by :mod:`rtcc.metrics`)."""
-    registry_of(app)
+    registry, served at ``/metrics`` by :mod:`rtcc.metrics`, also in a ``--role wall``
+    process)."""
+    metrics_setup(app)
     errors.setup(app)
     pages.setup(app)
     app.cleanup_ctx.append(_wall_ctx)

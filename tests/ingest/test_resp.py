@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from rtcc.channels import ChannelWriter, Frame
-from rtcc.ingest.resp import RespConnection, pack
+from rtcc.ingest.resp import RespConnection, pack, pack_parts
 
 
 def test_pack_is_resp2() -> None:
@@ -45,6 +45,34 @@ async def test_batch_replies_errors_and_prepacked_frames(redis: aredis.Redis) ->
                           b"ta": b"1700000000001000", b"key": b"1", b"meta": frame.meta}
     finally:
         conn.close()
+
+
+async def test_large_access_units_go_to_redis_by_reference(redis: aredis.Redis) -> None:
+    """A 1080p keyframe is not copied into the batch: pack_parts hands it to the socket where
+    it lies, the small parts around it joined; Redis stores the same bytes as pack would send."""
+    channels = ChannelWriter(10.0)
+    big = b"\x00\x00\x00\x01\x65" + bytes(range(256)) * 700  # ~180 kB
+    small = b"\x00\x00\x00\x01\x41" + b"x" * 100
+    frames = [Frame("cam-1", 1, 1_700_000_000_000_000, 1_700_000_000_001_000, True, big, b""),
+              Frame("cam-2", 1, 1_700_000_000_000_000, 1_700_000_000_001_000, False, small,
+                    b'{"cam":"cam-2"}')]
+    cmds: list[Any] = [("PING",)]
+    for frame in frames:
+        channels.add_frame(cmds, frame, int(time.time() * 1000))
+    parts = pack_parts(cmds)
+    assert b"".join(parts) == pack(cmds)
+    views = [p for p in parts if isinstance(p, memoryview)]
+    assert len(views) == 1 and views[0].obj is big  # by reference: the frame's own bytes
+    assert all(len(p) < 2048 for p in parts if not isinstance(p, memoryview))
+    conn = RespConnection.like(redis)
+    try:
+        replies = await conn.execute(cmds)
+    finally:
+        conn.close()
+    assert replies[0] == b"PONG" and not any(isinstance(r, Exception) for r in replies)
+    for frame in frames:
+        (_id, fields), = await redis.xrange(f"rtcc:{{{frame.cam}}}:video")
+        assert fields[b"au"] == frame.au and fields[b"meta"] == frame.meta
 
 
 @pytest.fixture

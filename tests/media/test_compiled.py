@@ -218,3 +218,33 @@ def test_none_is_refused_not_read() -> None:
             pass
         else:
             raise AssertionError(type(dp))
+
+
+def test_a_large_fragmented_nal_unit_comes_out_whole_and_copied_once() -> None:
+    """A 300 kB NAL unit in 1,386-byte FU-A fragments (a 1536p keyframe's slice): both twins
+    give the same bytes, and the compiled one copies each byte out of the reads once."""
+    from rtcc.media import _rtp_c
+
+    nal = bytes([0x65]) + bytes(range(256)) * 1200  # an IDR slice, 307,201 bytes
+    body, step = nal[1:], 1386
+    packets = [build_rtp(96, start + step >= len(body), 7 + i, 9000, 0x1111,
+                         bytes([0x7C, (0x80 if start == 0 else 0)
+                                | (0x40 if start + step >= len(body) else 0) | 5])
+                         + body[start:start + step])
+               for i, start in enumerate(range(0, len(body), step))]
+    stream = b"".join(frame_interleaved(0, p) for p in packets)
+    reads = [stream[i:i + 65536] for i in range(0, len(stream), 65536)]  # cut mid-packet
+    results = []
+    copied = _rtp_c.bytes_copied()
+    for reader, dp in ((InterleavedReaderPy(), H264DepacketizerPy()),
+                       (InterleavedReader(), H264Depacketizer())):
+        units = [u for r in reads for u in reader.feed_into(r, 0, dp)]
+        results.append([_unit(u) for u in units])
+    assert results[0] == results[1]
+    [(_au, _ts, nals, complete, *_)] = results[1]
+    assert nals == (nal,) and complete
+    if not NO_EXTENSIONS:
+        # each payload byte once, plus the packet that straddles each cut between two reads
+        # (its first part kept, then joined with its end: at most 2 more copies of a packet)
+        extra = _rtp_c.bytes_copied() - copied - (len(nal) - 1)
+        assert 0 <= extra <= len(reads) * 2 * 1400

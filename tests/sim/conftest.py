@@ -11,8 +11,10 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import av
@@ -22,6 +24,8 @@ import pytest
 from rtcc.media.h264 import split_annexb
 from rtcc.media.rtp import H264Depacketizer, ReceivedAccessUnit, parse_rtcp
 from rtcc.media.sei import GroundTruth, find_ground_truth
+from rtcc.world.geojson import save_world
+from rtcc.world.synth import synthesize
 from simulators.auth import Credentials, digest_response, parse_auth_params
 from simulators.fault_spec import parse_faults
 from simulators.fleet import Fleet, FleetOptions
@@ -328,3 +332,59 @@ async def run_tool(*argv: str, within: float = 20.0) -> tuple[int, str, str]:
         await proc.wait()
         raise
     return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+# --- rtcc sim as a subprocess -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("world") / "street.geojson"
+    save_world(synthesize(40, 1, stream_width=640), path)
+    return path
+
+
+class SimProcess:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.urls: dict[str, str] = {}
+        self.metrics = ""
+
+    async def ready(self) -> None:
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(30):
+            while True:
+                line = (await self.proc.stdout.readline()).decode()
+                assert line, "rtcc sim exited before it was ready"
+                name, _, url = line.strip().partition(" ")
+                if name == "metrics":
+                    self.metrics = url
+                    return
+                self.urls[name] = url
+
+    async def stop(self, sig: int) -> tuple[int, str]:
+        self.proc.send_signal(sig)
+        async with asyncio.timeout(15):
+            _, err = await self.proc.communicate()
+        return self.proc.returncode or 0, err.decode()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[object]:
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str) -> SimProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RTCC_")}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "rtcc.cli", "sim", "--rtsp-port", "0", "--metrics-port", "0",
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+        procs.append(proc)
+        sim = SimProcess(proc)
+        await sim.ready()
+        return sim
+
+    yield start
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -4,73 +4,14 @@ ffprobe, scraped for metrics, stopped with SIGINT/SIGTERM; and bad input as one-
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
 from rtcc.cli import main
-from rtcc.world.geojson import save_world
-from rtcc.world.synth import synthesize
 from tests.sim.conftest import pyav_pull, run_tool
-
-
-@pytest.fixture(scope="module")
-def world_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("world") / "street.geojson"
-    save_world(synthesize(40, 1, stream_width=640), path)
-    return path
-
-
-class SimProcess:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.urls: dict[str, str] = {}
-        self.metrics = ""
-
-    async def ready(self) -> None:
-        assert self.proc.stdout is not None
-        async with asyncio.timeout(30):
-            while True:
-                line = (await self.proc.stdout.readline()).decode()
-                assert line, "rtcc sim exited before it was ready"
-                name, _, url = line.strip().partition(" ")
-                if name == "metrics":
-                    self.metrics = url
-                    return
-                self.urls[name] = url
-
-    async def stop(self, sig: int) -> tuple[int, str]:
-        self.proc.send_signal(sig)
-        async with asyncio.timeout(15):
-            _, err = await self.proc.communicate()
-        return self.proc.returncode or 0, err.decode()
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[object]:
-    procs: list[asyncio.subprocess.Process] = []
-
-    async def start(*args: str) -> SimProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RTCC_")}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "rtcc.cli", "sim", "--rtsp-port", "0", "--metrics-port", "0",
-            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
-        procs.append(proc)
-        sim = SimProcess(proc)
-        await sim.ready()
-        return sim
-
-    yield start
-    for proc in procs:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 @pytest.mark.slow

@@ -391,3 +391,36 @@ def test_yuv_painter_matches_chromium_colours(wall: Page, matrix: str) -> None:
     assert not off(yuv, result["rgb"], 3), f"{matrix}: yuv painter against the source colours"
     # ... and agrees with Chromium's own conversion (which for bt709 strays by up to 7 levels).
     assert not off(yuv, draw, 8), f"{matrix}: yuv painter against drawImage"
+
+
+def test_a_64_tile_page_opened_at_once_shows_every_first_picture(browser: BrowserContext
+                                                                   ) -> None:
+    """The issue's wall: 64 cameras at 640x360, 10 fps, one page of 8x8 opened at once. Every
+    tile shows a picture, the p95 of the first pictures (from each tile's subscription) is held
+    to a generous bound here (the target, 1 s on a quiet machine, is load_tests.bench_wall's:
+    docs/benchmarks.md), and the tiles decode in the paint workers that boot.js started."""
+    with WallStack(cameras=64) as big:
+        page = browser.new_page()
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.add_init_script(f"sessionStorage.setItem('rtcc.token', '{big.operator_token()}');"
+                             f"sessionStorage.setItem('rtcc.user', '{big.operator}');")
+        page.goto(f"{big.url}/wall/?grid=8")
+        wait_for(page, "window.wall && window.wall.ready", 15, "the 8x8 wall")
+        wait_for(page, "window.wall.tileStats().length === 64 && "
+                 "window.wall.tileStats().every(t => t.drawn >= 5)", 30,
+                 "64 tiles with 5 pictures each")
+        stats = page.evaluate("window.wall.tileStats()")
+        first = sorted(t["firstFrameMs"] for t in stats)
+        p95 = first[int(0.95 * (len(first) - 1))]
+        assert p95 < 3000, json.dumps({"first_picture_ms": first, "workers_ready_ms":
+                                       page.evaluate("window.wall.pool.readyMs")})
+        # boot.js's workers were adopted: two for 64 tiles, no third started by the pool
+        assert page.evaluate("window.wall.pool.workers.length") == 2
+        assert len(page.workers) == 2
+        wait_for(page, "window.wall.tileStats().every(t => t.painter === 'worker')", 10,
+                 "every tile on a paint worker")
+        pictures = page.evaluate(PICTURE_STATS, ".tile")
+        blank = [p for p in pictures if p["std"] < 4 or p["mean"] < 8]
+        assert not blank, blank
+        page.screenshot(path=str(RESULTS / "wall-64.png"))
+        page.close()

@@ -13,7 +13,7 @@ import { mseAvailable } from "./mse.js";
 import { Tile } from "./tile.js";
 import { webCodecsAvailable } from "./webcodecs.js";
 import { whepPlay } from "./whep.js";
-import { configurePool, poolSize, workerRenderAvailable } from "./workers.js";
+import { configurePool, endBootWorkers, poolSize, workerRenderAvailable } from "./workers.js";
 
 const params = new URLSearchParams(location.search);
 const decoderKind = params.get("decoder") === "mse" || !webCodecsAvailable() ? "mse" : "webcodecs";
@@ -25,9 +25,12 @@ const renderKind = decoderKind === "mse" ? "mse"
 // ?workerdelay=MS takes each paint worker's "ready" that much later: the cold start of a brand-new
 // browser (tiles first draw on the main thread, then move to their worker), on demand for tests.
 const startPool = (grid) => {
-  if (renderKind !== "worker") return;
-  window.wall.pool = configurePool(poolSize(params.get("workers"), grid));
-  window.wall.pool.readyDelayMs = Math.max(0, Number(params.get("workerdelay")) || 0);
+  if (renderKind !== "worker") {
+    endBootWorkers();
+    return;
+  }
+  const readyDelayMs = Math.max(0, Number(params.get("workerdelay")) || 0);
+  window.wall.pool = configurePool(poolSize(params.get("workers"), grid), readyDelayMs);
 };
 // How decoded pictures reach the canvas (painters.js): ?paint=auto|draw|yuv|bitmap.
 const paintKind = PAINTERS[params.get("paint")] ? params.get("paint") : "auto";
@@ -198,7 +201,9 @@ async function refreshCameras() {
 async function loadMap() {
   const map = state.map;
   try {
+    performance.mark("wall-map-start");
     await map.load();
+    performance.mark("wall-map-drawn");
     map.setWatched(new Set(state.tiles.keys()));
     for (const cam of state.cameras.values()) map.setLive(cam.id, cam.live);
     map.legend($("#map-legend"));
@@ -219,6 +224,9 @@ function toggleLargeMap(large = !document.body.classList.contains("map-large")) 
 
 function onServer(conn) {
   conn.addEventListener("hello", (e) => {
+    // Marks on the page's timeline (wall-tiles, wall-hello, wall-map-*): where a slow start
+    // spends its time, read by load_tests/bench_wall.py's diagnostics and DevTools alike.
+    performance.mark("wall-hello");
     $("#user").textContent = `${e.detail.user} · ${e.detail.role}`;
     logEvent(`connected as ${e.detail.user}`);
   });
@@ -340,6 +348,11 @@ function stop() {
 
 async function start() {
   state.session = currentSession();
+  // The WebSocket authenticates while the camera list loads: the tiles subscribe as soon as
+  // they exist instead of one more round trip later.
+  state.conn = new WallConnection(state.session.token);
+  onServer(state.conn);
+  state.conn.open();
   let doc;
   try {
     doc = await getJson("/api/wall/cameras");
@@ -352,9 +365,6 @@ async function start() {
   state.cameras = new Map(doc.cameras.map((c) => [c.id, c]));
   // Without a chosen layout: the smallest square that shows every live camera.
   state.grid = clampGrid(state.grid || Math.ceil(Math.sqrt(Math.max(4, liveCameras().length))));
-  state.conn = new WallConnection(state.session.token);
-  onServer(state.conn);
-  state.conn.open();
   if (!state.map) {
     state.map = new RtccMap($("#map"), { label: "Map of the neighbourhood and its cameras",
       onCamera: focusCamera });
@@ -364,6 +374,7 @@ async function start() {
   $("#decoder").textContent = decoderLabel[renderKind];
   $("#user").textContent = state.session.user;
   layoutTiles();
+  performance.mark("wall-tiles");
   state.events = openEvents();
   state.events.on("down", () => logEvent("notices: reconnecting", "warn"));
   if (["operator", "admin"].includes(state.session.role)) {

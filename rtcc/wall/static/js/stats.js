@@ -84,6 +84,8 @@ export class TileStats {
       skipped: this.skipped,
       firstFrameMs: this.firstFrameMs,
       firstReceiveMs: this.firstReceiveMs,
+      // ms since the page began loading (its time origin): the picture as the operator waits
+      firstPictureAt: this.firstFrameMs === null ? null : this.subscribedAt + this.firstFrameMs,
       fps: this.fps(),
       exposed: this.exposed,
       people: this.people,

@@ -39,8 +39,18 @@ class PaintPool {
   }
 
   /** Start the workers now: loading their modules takes a while on a busy machine, and a
-   * tile's first picture should not wait for it. */
+   * tile's first picture should not wait for it. Workers boot.js started as the page began to
+   * load are taken first (ready already, as a rule). */
   start() {
+    const booted = globalThis.rtccBootWorkers || [];
+    while (this.workers.length < this.size && booted.length) {
+      const { worker, readyAt } = booted.shift();
+      const slot = { worker, tiles: 0, ready: false, waiting: new Set() };
+      worker.onmessage = (event) => this.onMessage(slot, event.data);
+      worker.onerror = (event) => console.warn(`paint worker failed: ${event.message}`);
+      this.workers.push(slot);
+      if (readyAt !== null) this.onMessage(slot, { op: "ready", at: readyAt });
+    }
     while (this.workers.length < this.size) {
       const worker = new Worker(WORKER_URL, { type: "module", name: `paint-${this.workers.length}` });
       const slot = { worker, tiles: 0, ready: false, waiting: new Set() };
@@ -69,7 +79,7 @@ class PaintPool {
   onMessage(slot, msg) {
     if (msg.op === "ready") {
       if (this.readyDelayMs > 0) setTimeout(() => this.onReady(slot), this.readyDelayMs);
-      else this.onReady(slot);
+      else this.onReady(slot, msg.at);
       return;
     }
     if (msg.op !== "drawn") return;
@@ -80,8 +90,8 @@ class PaintPool {
     }
   }
 
-  onReady(slot) {
-    this.readyMs.push(performance.now());
+  onReady(slot, at = performance.now()) {
+    this.readyMs.push(at);
     slot.ready = true;
     for (const renderer of slot.waiting) renderer.handOver();
     slot.waiting.clear();
@@ -101,10 +111,18 @@ export function poolSize(param, grid) {
   return Math.min(cores, Math.max(1, Math.ceil((grid * grid) / TILES_PER_WORKER)));
 }
 
-/** The page's pool, started or grown to ``size`` workers (a bigger layout asks for more). */
-export function configurePool(size) {
+/** End the workers boot.js started that no pool took (the page decodes another way). */
+export function endBootWorkers() {
+  for (const { worker } of globalThis.rtccBootWorkers || []) worker.terminate();
+  globalThis.rtccBootWorkers = [];
+}
+
+/** The page's pool, started or grown to ``size`` workers (a bigger layout asks for more);
+ * ``readyDelayMs`` (tests) takes each worker's "ready" that much later. */
+export function configurePool(size, readyDelayMs = undefined) {
   if (!pool) pool = new PaintPool(size);
   pool.size = Math.max(pool.size, size);
+  if (readyDelayMs !== undefined) pool.readyDelayMs = readyDelayMs;
   return pool.start();
 }
 
