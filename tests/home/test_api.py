@@ -319,3 +319,22 @@ async def test_past_answers_say_what_happened(block: Block) -> None:
     assert answers[("26-001000", cam)]["clip_words"] == "No clip was shared."
     assert answers[("26-001001", cam)]["answer_words"] == "No answer was given in time"
     assert not [w for w in inbox["waiting"] if w["request"] == later["id"]]
+
+
+async def test_the_wall_hears_at_once_when_a_camera_goes_live(block: Block) -> None:
+    streams = {}
+    for who in ("a", "operator"):
+        streams[who] = await block.client.get("/api/events", headers=bearer(block.tokens[who]))
+        assert (await read_events(streams[who], time.monotonic() + 1))[0][0] == "hello"
+    cam = block.cams(block.a, "request")[0]
+    await block.send("PUT", f"/api/cameras/{cam}/consent", "a", {"tier": "live"})
+    heard = {who: await read_events(r, time.monotonic() + 1.5) for who, r in streams.items()}
+    assert heard["operator"] == [("camera.live", {"camera": cam})]
+    assert ("camera.changed", {"camera": cam}) in heard["a"]
+    assert not [k for k, _ in heard["a"] if k == "camera.live"]
+    # Going back to a request-tier camera tells the police nothing (it vanishes from their view).
+    await block.send("PUT", f"/api/cameras/{cam}/consent", "a", {"tier": "request"})
+    heard = {who: await read_events(r, time.monotonic() + 1.5) for who, r in streams.items()}
+    assert heard["operator"] == []
+    for resp in streams.values():
+        resp.close()
