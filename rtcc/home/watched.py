@@ -149,7 +149,8 @@ async def watched(audit: AuditLog, evidence: EvidenceStore, requests: Requests,
         mine = [v for v in record.views if v.camera == cam]
         per_camera.append({
             "camera": cam, "label": label, "views": len(mine),
-            "seconds": round(sum(v.seconds or 0.0 for v in mine), 1),
+            "seconds": round(sum(v.seconds if v.seconds is not None
+                                 else max(0.0, when - v.start) for v in mine), 1),
             "people": len({v.actor for v in mine}),
         })
     clips = []

@@ -170,11 +170,15 @@ class TileLayer extends L.GridLayer {
 export class RtccMap extends EventTarget {
   // container: an empty element with a height. options:
   //   label: what a screen reader hears for the map;
-  //   onCamera(id): a camera marker was clicked (or chosen with the keyboard).
-  constructor(container, { label = "Map of the neighbourhood", onCamera = null } = {}) {
+  //   onCamera(id): a camera marker was clicked (or chosen with the keyboard);
+  //   density: whether to draw the document's request-tier density cells (a page about one
+  //   home leaves them out: they answer a police question).
+  constructor(container, { label = "Map of the neighbourhood", onCamera = null,
+    density = true } = {}) {
     super();
     this.container = container;
     this.onCamera = onCamera;
+    this.showDensity = density;
     this.colours = coloursOf(container);
     this.scheduler = new Scheduler();
     this.data = null;
@@ -304,7 +308,7 @@ export class RtccMap extends EventTarget {
       detail ? c.buildingLine : null, 0.6);
 
     // Request-tier cameras, as counts per fixed cell.
-    this.drawDensity(ctx, data, box, ox, oy, k, z);
+    if (this.showDensity) this.drawDensity(ctx, data, box, ox, oy, k, z);
     yield;
 
     // Camera views (live ones highlighted), then markers on top.
@@ -592,7 +596,8 @@ export class RtccMap extends EventTarget {
       }
     }
     items.push([swatch("view-live", this.colours.viewLive), "What a live camera sees"]);
-    if (d && d.density.some((cell) => typeof cell.count === "number" && cell.count > 0)) {
+    if (this.showDensity && d
+      && d.density.some((cell) => typeof cell.count === "number" && cell.count > 0)) {
       items.push([swatch("density", this.colours.density),
         `Cameras police may ask for a clip, counted per square (when ${d.k} or more)`]);
     }

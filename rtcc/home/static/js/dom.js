@@ -21,7 +21,7 @@ export function paragraphs(sentences) {
 }
 
 const WHEN = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric",
-  month: "short", hour: "2-digit", minute: "2-digit" });
+  month: "short", hour: "numeric", minute: "2-digit" });
 const DAY = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric" });
 
 // "Sat 5 Dec, 14:30" in the reader's own time zone.

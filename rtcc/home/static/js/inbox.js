@@ -41,7 +41,8 @@ export class Inbox {
     for (const r of this.doc.waiting) {
       const box = document.querySelector(`.ask[data-request="${CSS.escape(r.request)}"] .map`);
       if (!box || this.maps.has(r.request)) continue;
-      const map = new RtccMap(box, { label: `Map of the area of case ${r.case}` });
+      const map = new RtccMap(box, { label: `Map of the area of case ${r.case}`,
+        density: false });
       this.maps.set(r.request, map);
       await map.load();
       map.showArea(areaFromApi(r.area), { fit: true });

@@ -42,6 +42,7 @@ async function showView(name = currentView()) {
 
 function notify(text) {
   $("#notice-text").textContent = text;
+  $("#notice-open").hidden = currentView() === "requests";
   $("#notice").hidden = false;
 }
 

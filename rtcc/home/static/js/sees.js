@@ -24,14 +24,15 @@ export class SeesView {
     const select = $("#sees-camera");
     const keep = this.camera && cameras.some((c) => c.id === this.camera) ? this.camera
       : cameras[0]?.id;
-    select.replaceChildren(...cameras.map((c) => el("option", { value: c.id, selected: c.id === keep },
-      `${c.label} (${c.name})`)));
+    select.replaceChildren(...cameras.map((c) => el("option", { value: c.id,
+      selected: c.id === keep }, c.label)));
     this.camera = keep || null;
   }
 
   async open() {
     if (!this.map) {
-      this.map = new RtccMap($("#sees-map"), { label: "Map of what your camera sees" });
+      this.map = new RtccMap($("#sees-map"), { label: "Map of what your camera sees",
+        density: false });
       await this.map.load();
     }
     this.map.leaflet.invalidateSize();
@@ -61,7 +62,8 @@ export class SeesView {
 
   draw(doc) {
     const map = this.map;
-    map.highlight(doc.camera);
+    map.showShapes("camera", [{ geometry: { type: "Point", coordinates: doc.lonlat },
+      colour: "--door", fill: 0, weight: 3, radius: 9 }]);
     map.showShapes("bands", doc.bands.map((b) => ({ geometry: b.geometry,
       colour: `--band-${b.band}`, fill: 0.22, weight: 1 })));
     map.showShapes("lots", doc.neighbours.map((n) => ({ geometry: n.parcel, colour: "--lot",

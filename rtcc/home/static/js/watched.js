@@ -13,11 +13,12 @@ export class WatchedView {
     const d = await getJson("/api/home/watched");
     this.doc = d;
     $("#watched-explain").replaceChildren(...paragraphs(d.explain));
-    const people = d.people === 1 ? "1 person" : `${d.people} people`;
+    const people = d.people === 1 ? "One person on the police staff watched."
+      : `${d.people} people on the police staff watched.`;
     $("#watched-summary").textContent = d.total === 0
       ? "No one has watched your cameras on the police wall."
       : `Your cameras were on the police wall ${d.total === 1 ? "once" : `${d.total} times`}. `
-        + `${people} of the police staff watched.`;
+        + people;
     $("#watched-cameras").replaceChildren(...d.cameras.map((c) => el("li", {},
       el("b", {}, c.label), `: ${c.views === 1 ? "once" : `${c.views} times`}`
         + (c.views ? `, ${duration(c.seconds)} in all` : ""))));
@@ -27,12 +28,14 @@ export class WatchedView {
         + (c.played ? ` They played or saved it ${c.played === 1 ? "once" : `${c.played} times`}.`
           : "")))
       : [el("li", { className: "empty" }, "The police hold no clip from your cameras.")]));
-    $("#watched-views").replaceChildren(...(d.views.length ? d.views.map((v) => el("li", {
-      dataset: { why: v.why } },
-    el("b", {}, `${when(v.start)}: ${v.label}`),
-    ` ${v.why_words}. `,
-    v.ongoing ? `On the wall now, for ${duration(v.seconds)} so far.`
-      : v.end ? `For ${duration(v.seconds)}.` : "The record has no end time.")))
+    const views = d.views.map((v) => {
+      let length = "The record has no end time.";
+      if (v.ongoing) length = `On the wall now, for ${duration(v.seconds)} so far.`;
+      else if (v.end) length = `For ${duration(v.seconds)}.`;
+      return el("li", { dataset: { why: v.why } }, el("b", {}, `${when(v.start)}, ${v.label}.`),
+        ` ${v.why_words}. ${length}`);
+    });
+    $("#watched-views").replaceChildren(...(views.length ? views
       : [el("li", { className: "empty" }, "Nothing yet.")]));
     window.home.watched = d;
     return d;
