@@ -4,6 +4,7 @@ the resident's notices, and household A's token against household B's ids on eve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -20,6 +21,13 @@ from tests.home.conftest import Block, bearer
 from tests.wall.clips import encode_clip, write_channel
 from tests.wall.conftest import ADMIN, set_tier
 from tests.wall.test_pages import read_events
+
+
+async def hear(streams: dict[str, Any], seconds: float) -> dict[str, list[tuple[str, Any]]]:
+    """What each stream carried in the next ``seconds``, read side by side."""
+    until = time.monotonic() + seconds
+    heard = await asyncio.gather(*(read_events(r, until) for r in streams.values()))
+    return dict(zip(streams, heard, strict=True))
 
 RAW_WORDS = re.compile(r"\b(registry|tier|household|hh-\d+|cam-\d+)\b|_", re.IGNORECASE)
 """Words of the code, not of people: the registry, tiers, ids, snake_case keys."""
@@ -280,13 +288,12 @@ async def test_notices_reach_the_asked_household_only(block: Block) -> None:
         resp = await block.client.get("/api/events", headers=bearer(block.tokens[who]))
         assert resp.status == 200
         streams[who] = resp
-    for resp in streams.values():
-        assert (await read_events(resp, time.monotonic() + 1))[0][0] == "hello"
+    assert all(h[0][0] == "hello" for h in (await hear(streams, 1)).values())
     cam = block.cams(block.a, "request")[0]
     req = await block.open_request(cam, "26-000999")
     asked = await Requests(block.redis, Registry(block.redis), None).asks(req["id"])  # type: ignore[arg-type]
     b_asked = any(c in asked for c in block.cams(block.b))
-    heard = {who: await read_events(r, time.monotonic() + 1.5) for who, r in streams.items()}
+    heard = await hear(streams, 1.5)
     new = ("ask.new", {"request": req["id"], "case": "26-000999"})
     assert new in heard["a"]
     assert (new in heard["b"]) == b_asked
@@ -296,7 +303,7 @@ async def test_notices_reach_the_asked_household_only(block: Block) -> None:
     await block.send("POST", f"/api/requests/{req['id']}/cameras/{cam}/decision", "a",
                      {"decision": "decline"})
     await set_tier(block.redis, block.cams(block.a)[-1], "registry")
-    heard = {who: await read_events(r, time.monotonic() + 1.5) for who, r in streams.items()}
+    heard = await hear(streams, 1.5)
     assert ("ask.answered", {"request": req["id"], "case": "26-000999"}) in heard["a"]
     assert ("camera.changed", {"camera": block.cams(block.a)[-1]}) in heard["a"]
     assert not [k for k, _ in heard["b"] if k in ("ask.answered", "camera.changed")]
@@ -325,16 +332,16 @@ async def test_the_wall_hears_at_once_when_a_camera_goes_live(block: Block) -> N
     streams = {}
     for who in ("a", "operator"):
         streams[who] = await block.client.get("/api/events", headers=bearer(block.tokens[who]))
-        assert (await read_events(streams[who], time.monotonic() + 1))[0][0] == "hello"
+    assert all(h[0][0] == "hello" for h in (await hear(streams, 1)).values())
     cam = block.cams(block.a, "request")[0]
     await block.send("PUT", f"/api/cameras/{cam}/consent", "a", {"tier": "live"})
-    heard = {who: await read_events(r, time.monotonic() + 1.5) for who, r in streams.items()}
+    heard = await hear(streams, 1.5)
     assert heard["operator"] == [("camera.live", {"camera": cam})]
     assert ("camera.changed", {"camera": cam}) in heard["a"]
     assert not [k for k, _ in heard["a"] if k == "camera.live"]
     # Going back to a request-tier camera tells the police nothing (it vanishes from their view).
     await block.send("PUT", f"/api/cameras/{cam}/consent", "a", {"tier": "request"})
-    heard = {who: await read_events(r, time.monotonic() + 1.5) for who, r in streams.items()}
+    heard = await hear(streams, 1.5)
     assert heard["operator"] == []
     for resp in streams.values():
         resp.close()

@@ -20,7 +20,7 @@ export class WatchedView {
       : `Your cameras were on the police wall ${d.total === 1 ? "once" : `${d.total} times`}. `
         + people;
     $("#watched-cameras").replaceChildren(...d.cameras.map((c) => el("li", {},
-      el("b", {}, c.label), `: ${c.views === 1 ? "once" : `${c.views} times`}`
+      el("b", {}, c.label), `: ${{ 0: "never", 1: "once" }[c.views] || `${c.views} times`}`
         + (c.views ? `, ${duration(c.seconds)} in all` : ""))));
     $("#watched-clips").replaceChildren(...(d.clips.length ? d.clips.map((c) => el("li", {},
       el("b", {}, `${c.label}, case ${c.case}`),
