@@ -15,7 +15,7 @@ from aiohttp import web
 from rtcc import exposure, home, ingest, metrics, registry, wall
 from rtcc.config import Settings
 from rtcc.redis_server import RedisUrls
-from rtcc.web import errors, resources
+from rtcc.web import errors, headers, resources
 from rtcc.web.resources import STATE_REDIS
 
 
@@ -27,6 +27,7 @@ async def _health(request: web.Request) -> web.Response:
 def create_app(settings: Settings, urls: RedisUrls) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     errors.setup(app)
+    headers.setup(app)  # CSP, frame and referrer policies on every response
     resources.setup(app, settings, urls)
     app.router.add_get("/healthz", _health)
     # Components register below, in data-flow order; a role runs one tier of a scaled-out

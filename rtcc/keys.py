@@ -157,11 +157,23 @@ def token(digest: str) -> str:
 
 
 def login_failures_user(name: str) -> str:
+    """Sorted set of an account's failed password checks (from every address), by time."""
     return f"{USERS_PREFIX}failures:user:{name}"
 
 
 def login_failures_ip(ip: str) -> str:
+    """Sorted set of the password checks one client address reserved (every account), by time."""
     return f"{USERS_PREFIX}failures:ip:{ip}"
+
+
+def login_attempts(name: str, ip: str) -> str:
+    """Sorted set of the password checks reserved for one account from one address, by time."""
+    return f"{USERS_PREFIX}attempts:{name}|{ip}"
+
+
+USER_EVENTS = f"{PREFIX}users:events"
+"""Pub/sub channel: a user revoked or a token logged out (rtcc.registry.token_events), published
+in the same Lua batch as the change, so every wall process can close what that user watches."""
 
 # --- live exposure aggregates (written by the analyzer, read by the wall and reports) -----------
 

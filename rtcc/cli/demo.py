@@ -254,7 +254,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 async def _seed(urls: Any, demo: DemoWorld, sources: dict[str, str], user: str,
-                password: str) -> tuple[str, list[tuple[str, str, str]]]:
+                password: str, settings: Settings) -> tuple[str, list[tuple[str, str, str]]]:
     """Import the world, point the registry at the simulators, create the logins; returns the
     operator's login name (another one when ``user`` exists already in a shared Redis) and the
     residents' (what, name, password)."""
@@ -264,7 +264,7 @@ async def _seed(urls: Any, demo: DemoWorld, sources: dict[str, str], user: str,
     from rtcc.registry.audit import Actor
     from rtcc.registry.importer import import_world
     from rtcc.registry.store import Registry
-    from rtcc.registry.users import Users
+    from rtcc.registry.users import UserPolicy, Users
 
     state = aredis.Redis.from_url(urls.state)
     try:
@@ -273,7 +273,7 @@ async def _seed(urls: Any, demo: DemoWorld, sources: dict[str, str], user: str,
         await import_world(registry, demo.world, actor=actor, source=str(demo.path))
         for cam, url in sources.items():
             await registry.set_source(cam, url, actor=actor)
-        users = Users(state)
+        users = Users(state, policy=UserPolicy.from_settings(settings))
         residents = await add_residents(users, demo.homes, actor=actor)
         name = user
         for _ in range(5):
@@ -359,7 +359,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 settings = settings.replace(clip_store_url=clip_store_url(sources.pop("metrics")))
                 password = secrets.token_urlsafe(9)
                 install_event_loop_policy()
-                login, residents = asyncio.run(_seed(urls, demo, sources, args.user, password))
+                login, residents = asyncio.run(_seed(urls, demo, sources, args.user, password,
+                                                     settings))
 
                 def ready(port: int) -> None:
                     # Only the URL printed: a wildcard bind (an explicit --host) is shown as

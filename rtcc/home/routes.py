@@ -34,7 +34,7 @@ from rtcc.registry.consent import is_live
 from rtcc.registry.police_view import Audience
 from rtcc.registry.users import User
 from rtcc.registry.webutil import AUDIT, EVIDENCE, REGISTRY, REQUESTS, client_ip, current_user
-from rtcc.web import errors, events, pages
+from rtcc.web import errors, events, headers, pages
 from rtcc.web.resources import SETTINGS, STATE_REDIS
 
 STATIC = Path(__file__).parent / "static"
@@ -128,6 +128,7 @@ def setup(app: web.Application) -> None:
     """Register the residents' app: its page, static folder, JSON routes and notices (after
     the registry's ``setup``, whose middleware authenticates ``/api``)."""
     errors.setup(app)
+    headers.setup(app)  # the page's Content-Security-Policy (no inline script or style here)
     pages.setup(app)
     app.router.add_get("/home", to_page)
     app.router.add_get("/home/", page)
