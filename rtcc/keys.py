@@ -108,6 +108,9 @@ REQUESTS_OPEN = f"{REQUESTS_PREFIX}open"
 """Sorted set of open request ids by the time they expire unanswered."""
 REQUEST_EVENTS = f"{PREFIX}requests:events"
 """Pub/sub channel: request created, decided, answered, expired."""
+ASK_EVENTS = f"{PREFIX}asks:events"
+"""Pub/sub channel of the camera owners' side of requests: which households were asked, which
+answered, whose asks expired (never read by a police-facing component)."""
 
 
 def request(request_id: str) -> str:

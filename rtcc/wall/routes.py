@@ -33,10 +33,11 @@ from rtcc.registry.users import UserPolicy
 from rtcc.registry.webutil import CONSENT_CACHE, USER, current_user
 from rtcc.wall.access import Viewer, bearer_token
 from rtcc.wall.metrics import WallCollector
+from rtcc.wall.notices import SOURCE as LIVE_NOTICES
 from rtcc.wall.service import Wall
 from rtcc.wall.whep import WhepLimits
 from rtcc.wall.ws import WallSession, authenticate_socket, new_socket
-from rtcc.web import errors, headers, pages
+from rtcc.web import errors, events, headers, pages
 from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/wall/cameras", cameras)
     app.router.add_get("/api/wall/map", map_data)
     app.router.add_get("/api/map", compact_map)
+    events.add_source(app, LIVE_NOTICES)  # camera.live: a tile opens at once
 
     async def whep_post(request: web.Request) -> web.Response:
         return await request.app[WALL].whep.post(request)

@@ -97,6 +97,15 @@ DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/wall/whep/{cam}"): POLICE,
     ("DELETE", "/wall/whep/{cam}/{session}"): POLICE,
     ("PATCH", "/wall/whep/{cam}/{session}"): POLICE,
+    # The residents' app: its page, and JSON for a resident's own household only.
+    ("GET", "/home"): PUBLIC,
+    ("GET", "/home/"): PUBLIC,
+    ("GET", "/home/static/{path}"): PUBLIC,
+    ("GET", "/api/home"): REFUSED,
+    ("GET", "/api/home/cameras/{camera}/sees"): REFUSED,
+    ("GET", "/api/home/watched"): REFUSED,
+    ("GET", "/api/home/asks"): REFUSED,
+    ("GET", "/api/home/asks/{request}/cameras/{camera}/preview"): REFUSED,
 }
 
 OFFER = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
