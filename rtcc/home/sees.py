@@ -10,8 +10,10 @@ For one of the resident's cameras, from the world file ``rtcc serve`` draws (``-
   consent choice;
 * how many passers-by a day walk through its view (:mod:`rtcc.exposure.footfall`);
 * how many of the neighbours in view have not agreed to live video, only as the police view
-  counts people's choices for anyone who is not an auditor: a number from ``k`` up, else
-  "fewer than k" (:meth:`rtcc.registry.police_view.Audience.count`).
+  counts choices within a group the reader can name: a number only when it leaves every
+  neighbour's choice open (from ``k`` up to ``in view - k``), else "fewer than k", "more than
+  n - k", or nothing for fewer than ``2k`` neighbours
+  (:meth:`rtcc.registry.police_view.Audience.count_among`).
 
 The world, its household index and the passers-by routes are loaded once per process on a worker
 thread, on first use; one camera's analysis (tens of milliseconds) runs on a worker thread too.
@@ -150,9 +152,8 @@ def camera_sees(place: Neighbourhood, camera_id: str, consent: ConsentView,
     for i, (metres, bearing, n) in enumerate(found, start=1):
         neighbours.append({"n": i, "place": words.place(i, metres, bearing),
                            "metres": round(metres, 1), "bearing": round(bearing), **n})
-    not_agreed = sum(1 for s in exposure.in_view
-                     if s.household != cam.household and not s.consenting)
-    count = audience.count(not_agreed)
+    others = [s for s in exposure.in_view if s.household != cam.household]
+    count = audience.count_among(sum(1 for s in others if not s.consenting), len(others))
     footfall = place.footfall.camera(view)
     own = next((s for s in exposure.in_view if s.household == cam.household), None)
     return {
@@ -166,7 +167,7 @@ def camera_sees(place: Neighbourhood, camera_id: str, consent: ConsentView,
         "households": list(exposure.households_in_view),
         "neighbours": neighbours,
         "not_agreed": count,
-        "not_agreed_words": words.not_agreed(count, audience.k),
+        "not_agreed_words": words.not_agreed(count, audience.k, len(others)),
         "passers_by_per_day": round(footfall.per_day, 1),
         "passers_by_words": words.passers_by(footfall.per_day),
         "explain": words.SEES_EXPLAIN,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtcc.registry.police_view import HIDDEN_COUNT
 from rtcc.vocabulary import TIERS, Tier
 
 TIER_NAMES: dict[Tier, str] = {
@@ -97,14 +98,21 @@ SEES_EXPLAIN = [
 """The explanation above "what my camera sees"."""
 
 
-def not_agreed(count: int | str, k: int) -> str:
-    """The count of neighbours in view who have not agreed to live video: a number from ``k``
-    up, else "fewer than k" (never one neighbour's own choice)."""
-    if isinstance(count, str):
+def not_agreed(count: int | str, k: int, among: int) -> str:
+    """The count of neighbours in view who have not agreed to live video, as
+    :meth:`rtcc.registry.police_view.Audience.count_among` lets a resident see it (never one
+    neighbour's own choice)."""
+    if count == HIDDEN_COUNT:
+        return (f"Your camera sees fewer than {2 * k} homes, so we do not say how many of them "
+                "agreed. Any number would tell someone's choice.")
+    if isinstance(count, str) and count.startswith("fewer"):
         return (f"Fewer than {k} of these homes have not agreed to live video. We do not say "
                 "how many, so that no one's choice can be told.")
-    return (f"{count} of these homes have not agreed to live video. We do not say which ones. "
-            "Their choice is theirs.")
+    if isinstance(count, str):
+        return (f"More than {among - k} of these {among} homes have not agreed to live video. "
+                "We do not say how many, so that no one's choice can be told.")
+    return (f"{count} of these {among} homes have not agreed to live video. We do not say which "
+            "ones. Their choice is theirs.")
 
 
 def passers_by(per_day: float) -> str:
@@ -172,7 +180,8 @@ def every_explanation(k: int) -> list[str]:
     for tier in TIERS:
         texts.append(" ".join(tier_explanation(tier, k)))
     texts += [" ".join(SEES_EXPLAIN), " ".join(WATCHED_EXPLAIN), " ".join(INBOX_EXPLAIN)]
-    texts += [not_agreed(k, k), not_agreed(f"fewer than {k}", k)]
+    texts += [not_agreed(k, k, 2 * k), not_agreed(f"fewer than {k}", k, 2 * k),
+              not_agreed(f"more than {k}", k, 2 * k), not_agreed(HIDDEN_COUNT, k, 1)]
     texts += [passers_by(0), passers_by(1), passers_by(42)]
     texts += [f"The detail is {w}." for w in BAND_WORDS.values()]
     texts += [w.format(until="5 January 2027", when="5 January 2027") + "."

@@ -126,12 +126,19 @@ async def test_what_my_camera_sees_is_the_exposure_analyzers_answer(block: Block
             b for b in ("identify", "recognise", "observe", "detect", "monitor")
             if doc["bands"] and b in {x["band"] for x in doc["bands"]}]
         refused = sum(1 for iv in others if not consent.consenting(iv.household))
-        assert doc["not_agreed"] == audience.count(refused)
-        if refused < 3:
+        among = len(others)
+        assert doc["not_agreed"] == audience.count_among(refused, among)
+        if among < 6:
+            assert doc["not_agreed"] == "hidden"
+            assert "we do not say how many" in doc["not_agreed_words"]
+        elif refused < 3:
             assert doc["not_agreed"] == "fewer than 3"
             assert doc["not_agreed_words"].startswith("Fewer than 3 of these homes")
+        elif among - refused < 3:
+            assert doc["not_agreed"] == f"more than {among - 3}"
+            assert doc["not_agreed_words"].startswith(f"More than {among - 3} of these")
         else:
-            assert doc["not_agreed_words"].startswith(f"{refused} of these homes")
+            assert doc["not_agreed_words"].startswith(f"{refused} of these {among} homes")
         assert doc["passers_by_per_day"] >= 0 and "walk" in doc["passers_by_words"]
     assert json.dumps(doc).count('"tier"') == 0
 
@@ -154,7 +161,10 @@ async def test_the_count_of_neighbours_who_did_not_agree_is_suppressed_below_k(
     consent = await from_registry(world, block.redis)
     refused = sum(1 for h in neighbours if not consent.consenting(h))
     assert refused == left or refused <= left
-    assert doc["not_agreed"] == (refused if refused >= 3 else "fewer than 3")
+    among = len(neighbours)
+    expected = "hidden" if among < 6 else "fewer than 3" if refused < 3 else \
+        f"more than {among - 3}" if among - refused < 3 else refused
+    assert doc["not_agreed"] == expected
 
 
 async def test_every_route_refuses_another_households_ids(block: Block) -> None:
