@@ -373,7 +373,7 @@ def _ws_scenario(window: Any, url: str, spec: WsScenario, args: argparse.Namespa
         contexts.append(window())
         page = contexts[-1].new_page()
         page.goto(f"{url}/wall/?grid={spec.grid}&page={tab}{spec.query}")
-        page.wait_for_function("window.wall && window.wall.ready", timeout=20000)
+        page.wait_for_function("() => window.wall && window.wall.ready", timeout=20000)
         pages.append(page)
     time.sleep(args.warmup)
     before = {}

@@ -53,7 +53,7 @@ def run(url: str, token: str, pages: int, seconds: float, warmup: float,
             page.on("pageerror", lambda err: errors.append(str(err)))
             opened = time.monotonic()
             page.goto(f"{url}/wall/?grid={grid}&page={i}")
-            page.wait_for_function("window.wall && window.wall.ready", timeout=30000)
+            page.wait_for_function("() => window.wall && window.wall.ready", timeout=30000)
             windows.append((ctx, page, opened, {}))
         print("READY", flush=True)
         t_start = time.monotonic()

@@ -81,6 +81,9 @@ class WallStack:
     live: list[str] = field(default_factory=list)
     """The simulated live cameras, sorted."""
     not_live: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    """Cameras simulated besides the live ones: pulled by the hub but gated until their owner
+    shares them live (set by a subclass before the simulators start)."""
     url: str = ""
     urls: RedisUrls | None = None
     admin_token: str = ""
@@ -100,17 +103,20 @@ class WallStack:
             raise
         return self
 
-    def _start(self, timeout: float) -> None:
-        # A neighbourhood with a realistic mix of tiers, just big enough for the live cameras.
+    def _make_world(self) -> Any:
+        """A neighbourhood with a realistic mix of tiers, just big enough for the live cameras
+        (a subclass may change it, and choose :attr:`extra` cameras to simulate)."""
         households = max(16, 2 * self.cameras)
         while True:
-            self.world = synthesize(households, self.seed, live_rate=0.55, request_rate=0.15,
-                                    registry_rate=0.15, camera_rate=0.6)
-            live = sorted(c for c in self.world.cameras
-                          if self.world.camera_consent(c) == "live")
-            if len(live) >= self.cameras:
-                break
+            world = synthesize(households, self.seed, live_rate=0.55, request_rate=0.15,
+                               registry_rate=0.15, camera_rate=0.6)
+            if sum(world.camera_consent(c) == "live" for c in world.cameras) >= self.cameras:
+                return world
             households += max(4, self.cameras // 4)
+
+    def _start(self, timeout: float) -> None:
+        self.world = self._make_world()
+        live = sorted(c for c in self.world.cameras if self.world.camera_consent(c) == "live")
         self.live = live[:self.cameras]
         self.not_live = sorted(c for c in self.world.cameras
                                if self.world.camera_consent(c) != "live")
@@ -171,7 +177,8 @@ class WallStack:
 
     def _start_sim(self, world_path: Path, timeout: float) -> dict[str, str]:
         cmd = [sys.executable, "-m", "rtcc", "sim", "--world", str(world_path),
-               "--cameras", ",".join(self.live), "--rtsp-port", "0", "--metrics-port", "0",
+               "--cameras", ",".join(self.live + self.extra), "--rtsp-port", "0",
+               "--metrics-port", "0",
                "--size", self.size, "--fps", f"{self.fps:g}", "--seed", str(self.seed),
                "--log-level", self.log_level]
         if self.replay:

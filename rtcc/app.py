@@ -1,5 +1,6 @@
-"""Assembly of the ``rtcc serve`` application: hub, registry API and wall in one aiohttp app, or
-the part of them one role runs (``Settings.role``: ``all``, ``hub``, ``wall``, ``analyzer``).
+"""Assembly of the ``rtcc serve`` application: hub, registry API, wall and residents' app in one
+aiohttp app, or the part of them one role runs (``Settings.role``: ``all``, ``hub``, ``wall``,
+``analyzer``).
 
 Each resource lives in its own cleanup context, so teardown runs only for what started, in reverse
 order. Components register their routes and contexts through a ``setup(app)`` function of their
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rtcc import exposure, ingest, metrics, registry, wall
+from rtcc import exposure, home, ingest, metrics, registry, wall
 from rtcc.config import Settings
 from rtcc.redis_server import RedisUrls
-from rtcc.web import errors, resources
+from rtcc.web import errors, headers, resources
 from rtcc.web.resources import STATE_REDIS
 
 
@@ -26,6 +27,7 @@ async def _health(request: web.Request) -> web.Response:
 def create_app(settings: Settings, urls: RedisUrls) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     errors.setup(app)
+    headers.setup(app)  # CSP, frame and referrer policies on every response
     resources.setup(app, settings, urls)
     app.router.add_get("/healthz", _health)
     # Components register below, in data-flow order; a role runs one tier of a scaled-out
@@ -42,4 +44,5 @@ def create_app(settings: Settings, urls: RedisUrls) -> web.Application:
         exposure.setup(app)
     if role in ("all", "wall"):
         wall.setup(app)
+        home.setup(app)  # the residents' app, beside the wall
     return app

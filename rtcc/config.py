@@ -74,6 +74,13 @@ def _positive(cast: Callable[[str], Any]) -> Callable[[str], Any]:
     return check
 
 
+def _log2_n(raw: str) -> int:
+    value = _int(raw)
+    if not 10 <= value <= 20:
+        raise ValueError("expected an exponent from 10 to 20 (scrypt N = 2^this)")
+    return value
+
+
 def _at_least(low: int, cast: Callable[[str], Any]) -> Callable[[str], Any]:
     def check(raw: str) -> Any:
         value = cast(raw)
@@ -216,6 +223,37 @@ class Settings:
     )
     clip_store_token: str = _setting(str, "Bearer token of RTCC_CLIP_STORE_URL", secret=True,
                                      default="")
+    # --- sessions, logins and playback limits (docs/security.md) ---
+    session_ttl: float = _setting(
+        _positive(_float), "seconds a browser login (POST /api/login) stays valid",
+        default=12 * 3600.0)
+    token_ttl: float = _setting(
+        _positive(_float), "seconds an API token stays valid unless issued with --expires",
+        default=30 * 86400.0)
+    login_attempts: int = _setting(
+        _positive(_int), "password checks per account and client address per login window",
+        default=5)
+    login_window: float = _setting(
+        _positive(_float), "seconds of the login window", default=300.0)
+    login_per_source: int = _setting(
+        _positive(_int), "password checks per client address per login window, all accounts",
+        default=20)
+    login_delay_cap: float = _setting(
+        _positive(_float), "longest delay before a password check of an account that failed "
+        "from other addresses (a delay, never a lock)", default=30.0)
+    password_log2_n: int = _setting(
+        _log2_n, "cost of new password hashes: scrypt N = 2^this (r=8, p=1). 17 is OWASP's "
+        "minimum (128 MiB per check); the test suite sets 10. Never lower it in production",
+        default=17)
+    password_concurrency: int = _setting(
+        _positive(_int), "password checks computed at once (each holds 2^(N-10) MiB: "
+        "128 MiB at 17)",
+        default=2)
+    whep_connect_timeout: float = _setting(
+        _positive(_float), "seconds a WHEP session may take to connect (ICE and DTLS) before "
+        "it is closed and its slot freed", default=10.0)
+    whep_sessions_per_user: int = _setting(
+        _positive(_int), "WHEP sessions one user may hold at once", default=4)
     # --- scaling out (several processes; docs/architecture.md, "Scaling out") ---
     role: ServeRole = _setting(_role, "what rtcc serve runs: all, hub, wall or analyzer",
                          default="all")

@@ -35,6 +35,11 @@ from rtcc.logs import redact_url
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 1.0
 _CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}
+SOCKET_TIMEOUT = 5.0
+"""Seconds any read or connect on a Redis socket may wait before it fails (explicit, not left to
+the library's default). rtcc's blocking commands (``XREAD BLOCK``) wait at most 1 s, so only a
+server that has stopped answering (frozen, partitioned) reaches it; the consent cache bounds its
+own reads far tighter (docs/security.md)."""
 
 #: Errors that mean "not answering yet": retried until the timeout.
 _RETRY = (redis.ConnectionError, redis.TimeoutError, OSError, redis.RedisClusterException,
@@ -105,6 +110,8 @@ def is_cluster(client: Any) -> bool:
 
 def client_from_url(url: str, *, name: str = "rtcc", **kwargs: Any) -> aredis.Redis:
     """An asyncio client for ``url`` (not yet connected): ``Redis`` or ``RedisCluster``."""
+    kwargs.setdefault("socket_timeout", SOCKET_TIMEOUT)
+    kwargs.setdefault("socket_connect_timeout", SOCKET_TIMEOUT)
     parsed = parse_cluster_url(url)
     if parsed is None:
         return aredis.Redis.from_url(url, client_name=name, **kwargs)
@@ -116,6 +123,8 @@ def client_from_url(url: str, *, name: str = "rtcc", **kwargs: Any) -> aredis.Re
 
 def sync_client_from_url(url: str, *, name: str = "rtcc", **kwargs: Any) -> redis.Redis:
     """The blocking twin of :func:`client_from_url`."""
+    kwargs.setdefault("socket_timeout", SOCKET_TIMEOUT)
+    kwargs.setdefault("socket_connect_timeout", SOCKET_TIMEOUT)
     parsed = parse_cluster_url(url)
     if parsed is None:
         return redis.Redis.from_url(url, client_name=name, **kwargs)

@@ -114,6 +114,10 @@ class Busy(RtccError):
         self.retry_after = retry_after
 
 
+class TokenExpired(AuthError):
+    """A bearer token that was valid and has expired (HTTP 401)."""
+
+
 class Forbidden(AuthError):
     """Authenticated, but this role or user may not do this."""
 

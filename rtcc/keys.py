@@ -108,6 +108,9 @@ REQUESTS_OPEN = f"{REQUESTS_PREFIX}open"
 """Sorted set of open request ids by the time they expire unanswered."""
 REQUEST_EVENTS = f"{PREFIX}requests:events"
 """Pub/sub channel: request created, decided, answered, expired."""
+ASK_EVENTS = f"{PREFIX}asks:events"
+"""Pub/sub channel of the camera owners' side of requests: which households were asked, which
+answered, whose asks expired (never read by a police-facing component)."""
 
 
 def request(request_id: str) -> str:
@@ -154,11 +157,23 @@ def token(digest: str) -> str:
 
 
 def login_failures_user(name: str) -> str:
+    """Sorted set of an account's failed password checks (from every address), by time."""
     return f"{USERS_PREFIX}failures:user:{name}"
 
 
 def login_failures_ip(ip: str) -> str:
+    """Sorted set of the password checks one client address reserved (every account), by time."""
     return f"{USERS_PREFIX}failures:ip:{ip}"
+
+
+def login_attempts(name: str, ip: str) -> str:
+    """Sorted set of the password checks reserved for one account from one address, by time."""
+    return f"{USERS_PREFIX}attempts:{name}|{ip}"
+
+
+USER_EVENTS = f"{PREFIX}users:events"
+"""Pub/sub channel: a user revoked or a token logged out (rtcc.registry.token_events), published
+in the same Lua batch as the change, so every wall process can close what that user watches."""
 
 # --- live exposure aggregates (written by the analyzer, read by the wall and reports) -----------
 

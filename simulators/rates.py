@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtcc.errors import ScenarioError
+from rtcc.world.walkways import PASSERS_BY_PER_HOUR
 
 SHAPE_NAMES = ("resident_out", "visitor", "delivery", "dog_walk", "passer_by")
 
@@ -58,7 +59,7 @@ class SceneRates:
     """Share of households (with residents) that have a dog to walk."""
     dog_walks_per_hour: float = 0.1
     """Walks per dog household."""
-    passers_by_per_hour: float = 0.02
+    passers_by_per_hour: float = PASSERS_BY_PER_HOUR
     """Passers-by per household of the world (walkers crossing the area, household null)."""
     walk_speed: float = 1.35
     """Mean walking speed, m/s (each person draws their own around it)."""

@@ -24,10 +24,10 @@ import numpy as np
 
 from rtcc.vocabulary import PERSON_ROLES, PersonRole
 from rtcc.world.model import World
+from rtcc.world.walkways import Walkways
 from simulators.clock import DAY
 from simulators.rates import SceneRates
 from simulators.trips import MAX_SPILL, Track, TripPlanner
-from simulators.walkways import Walkways
 
 MAX_SEGMENT = 30.0
 """Seconds: longer segments (long waits, long straight sidewalks) are cut into pieces."""

@@ -27,9 +27,9 @@ import numpy as np
 
 from rtcc.vocabulary import PersonRole
 from rtcc.world.model import World
+from rtcc.world.walkways import Attachment, Walkways
 from simulators.clock import DAY
 from simulators.rates import SceneRates
-from simulators.walkways import Attachment, Walkways
 
 _HOME_BY = DAY - 120.0  # residents are indoors by 23:58
 MAX_SPILL = 6 * 3600.0

@@ -1,4 +1,5 @@
-"""Shared fixtures: one private redis-server per test session (never the machine's 6379)."""
+"""Shared fixtures: one private redis-server per test session (never the machine's 6379), and
+cheap password hashes for the whole session."""
 
 from __future__ import annotations
 
@@ -11,6 +12,23 @@ import pytest
 import redis.asyncio as aredis
 
 from rtcc.redis_server import LIVE, EmbeddedRedis
+from rtcc.registry.credentials import PasswordCost
+from rtcc.registry.users import UserPolicy
+
+TEST_PASSWORD_LOG2_N = 10
+"""The suite hashes passwords with scrypt N = 2^10 (1 MiB, ~10 ms) instead of the production
+default 2^17 (128 MiB, most of a second): ``RTCC_PASSWORD_LOG2_N`` for every rtcc the tests start
+(in process or as a subprocess), ``password_log2_n`` in the fixtures' settings, and
+:data:`TEST_POLICY` for tests that build ``Users`` themselves. tests/registry/test_login.py checks
+the production default separately."""
+TEST_POLICY = UserPolicy(cost=PasswordCost(TEST_PASSWORD_LOG2_N))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RTCC_PASSWORD_LOG2_N", str(TEST_PASSWORD_LOG2_N))
+        yield
 
 
 @pytest.fixture(scope="session")

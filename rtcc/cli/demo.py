@@ -4,13 +4,17 @@
    scenario (``--scenario NAME``, ``scenarios/*.toml``); its static exposure summary is printed.
 2. Private embedded Redis servers in a temporary directory (unless ``RTCC_REDIS_URL`` is set),
    removed on exit: the demo never touches another rtcc's state.
-3. The registry is seeded from the world (consent tiers, camera positions) and an operator login
-   is created with a random password.
+3. The registry is seeded from the world (consent tiers, camera positions) and logins are created
+   with random passwords: an operator for the wall, and two residents for the residents' app
+   (a home with a live camera and one whose cameras take footage requests:
+   :mod:`rtcc.cli.demo_homes`).
 4. ``rtcc sim`` runs as a child process (its own CPU, and it dies with the demo) serving the
    chosen cameras over RTSP; the registry records each camera's RTSP URL as its source.
 5. The hub, registry API and wall run here, as ``rtcc serve`` would, bound to 127.0.0.1.
 
-Prints the wall's URL and the login, then runs until Ctrl-C (or ``--duration`` seconds).
+Prints where each page is (``/wall/``, ``/home/``) and the logins, then runs until Ctrl-C (or
+``--duration`` seconds). The request home's cameras are simulated too, and the registry collects
+their footage for approved requests from the simulators' local store (``RTCC_CLIP_STORE_URL``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from rtcc.cli.argtypes import positive_int, seconds
+from rtcc.cli.demo_homes import (
+    DemoHomes,
+    add_residents,
+    choose_homes,
+    clip_store_url,
+    gather_requests,
+    home_banner,
+)
 from rtcc.config import Settings
 from rtcc.errors import ConfigError, RtccError
 
@@ -111,13 +123,15 @@ class DemoWorld:
     cameras: list[str]
     """Cameras to simulate, live ones first."""
     sim_scenario: Path | None = None
+    homes: DemoHomes = DemoHomes(None, None)
+    """The residents' homes of the demo."""
 
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def _prepare_world(args: argparse.Namespace, workdir: Path) -> DemoWorld:
+def _prepare_world(args: argparse.Namespace, workdir: Path, k: int = 3) -> DemoWorld:
     from rtcc.world.geojson import load_world, save_world
 
     sim_scenario: Path | None = None
@@ -140,6 +154,10 @@ def _prepare_world(args: argparse.Namespace, workdir: Path) -> DemoWorld:
             from rtcc.world.synth import synthesize
 
             world = synthesize(args.households, args.seed, live_rate=0.3, camera_rate=0.5)
+            first_live = sorted(c for c in world.cameras
+                                if world.camera_consent(c) == "live")[:MAX_CAMERAS]
+            if choose_homes(world, first_live, k).request is None:
+                world = gather_requests(world, k, set(first_live))
             description = f"synthetic neighbourhood, {args.households} households, seed " \
                           f"{args.seed}"
         live = sorted(c for c in world.cameras if world.camera_consent(c) == "live")
@@ -151,9 +169,11 @@ def _prepare_world(args: argparse.Namespace, workdir: Path) -> DemoWorld:
         live = [c for c in sorted(world.cameras) if world.camera_consent(c) == "live"]
         rest = [c for c in sorted(world.cameras) if c not in set(live)]
         ids = (live + rest)[:args.cameras]
+    homes = choose_homes(world, ids, k)
+    ids = ids + [c for c in homes.request_cameras if c not in ids]
     path = workdir / "world.geojson"
     save_world(world, path)
-    return DemoWorld(world, path, description, ids, sim_scenario)
+    return DemoWorld(world, path, description, ids, sim_scenario, homes)
 
 
 def _world_summary(demo: DemoWorld) -> list[str]:
@@ -209,6 +229,7 @@ def _start_sim(demo: DemoWorld, args: argparse.Namespace, log: IO[str]
             if len(parts) == 2 and parts[0] in wanted:
                 urls[parts[0]] = parts[1]
             elif parts and parts[0] == "metrics":
+                urls["metrics"] = parts[1]
                 return proc, urls
     except BaseException:  # Ctrl-C or SIGTERM while the cameras start
         _stop(proc)
@@ -233,16 +254,17 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 async def _seed(urls: Any, demo: DemoWorld, sources: dict[str, str], user: str,
-                password: str) -> str:
-    """Import the world, point the registry at the simulators, create the login; returns the
-    login name (another one when ``user`` exists already in a shared Redis)."""
+                password: str, settings: Settings) -> tuple[str, list[tuple[str, str, str]]]:
+    """Import the world, point the registry at the simulators, create the logins; returns the
+    operator's login name (another one when ``user`` exists already in a shared Redis) and the
+    residents' (what, name, password)."""
     import redis.asyncio as aredis
 
     from rtcc.errors import Conflict
     from rtcc.registry.audit import Actor
     from rtcc.registry.importer import import_world
     from rtcc.registry.store import Registry
-    from rtcc.registry.users import Users
+    from rtcc.registry.users import UserPolicy, Users
 
     state = aredis.Redis.from_url(urls.state)
     try:
@@ -251,12 +273,13 @@ async def _seed(urls: Any, demo: DemoWorld, sources: dict[str, str], user: str,
         await import_world(registry, demo.world, actor=actor, source=str(demo.path))
         for cam, url in sources.items():
             await registry.set_source(cam, url, actor=actor)
-        users = Users(state)
+        users = Users(state, policy=UserPolicy.from_settings(settings))
+        residents = await add_residents(users, demo.homes, actor=actor)
         name = user
         for _ in range(5):
             try:
                 await users.add(name, "operator", actor=actor, password=password)
-                return name
+                return name, residents
             except Conflict:
                 name = f"{user}-{secrets.token_hex(2)}"
         raise RtccError(f"cannot create a login: user {user!r} and its variants exist")
@@ -309,7 +332,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             _say(f"rtcc demo: note: the demo keeps its state in {workdir} and removes it on "
                  "exit; --data-dir and --run-dir apply to rtcc serve")
         _say("rtcc demo: the world")
-        demo = _prepare_world(args, workdir)
+        demo = _prepare_world(args, workdir, settings.request_k)
         for line in _world_summary(demo):
             _say(line)
         if not demo.cameras:
@@ -332,9 +355,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with redis_urls(settings) as urls:
             sim, sources = _start_sim(demo, args, sim_log)
             try:
+                # Approved footage of the simulated cameras, from their own local store.
+                settings = settings.replace(clip_store_url=clip_store_url(sources.pop("metrics")))
                 password = secrets.token_urlsafe(9)
                 install_event_loop_policy()
-                login = asyncio.run(_seed(urls, demo, sources, args.user, password))
+                login, residents = asyncio.run(_seed(urls, demo, sources, args.user, password,
+                                                     settings))
 
                 def ready(port: int) -> None:
                     # Only the URL printed: a wildcard bind (an explicit --host) is shown as
@@ -345,6 +371,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     _say(f"  login: {login}   password: {password}")
                     _say(f"  {len(live)} live cameras; hub, registry API and wall in this "
                          "process; Prometheus metrics at /metrics")
+                    for line in home_banner(f"http://{host}:{port}", residents):
+                        _say(line)
                     _say("  stops " + (f"after {args.duration:g} s" if args.duration
                                         else "on Ctrl-C"))
 

@@ -20,7 +20,14 @@ EXAMPLES = """examples:
   rtcc users add alice --role resident --household hh-0003 --password-stdin < pw.txt
   rtcc users list
   rtcc users revoke alice
+  rtcc users token grafana --expires 90d
+
+Every token expires: a browser login after RTCC_SESSION_TTL (12 h), an API token after
+RTCC_TOKEN_TTL (30 days) unless --expires says otherwise (a duration such as 12h or 90d, or an ISO
+8601 time; at most a year).
 """
+EXPIRES_HELP = ("when the API token expires: a duration such as 12h or 90d, or an ISO 8601 time "
+                "(default: RTCC_TOKEN_TTL, 30 days; at most a year)")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -37,6 +44,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     a.add_argument("--household", metavar="ID", help="the household of a resident")
     a.add_argument("--password-stdin", action="store_true",
                    help="read a password for POST /api/login from the first line of stdin")
+    a.add_argument("--expires", metavar="WHEN", help=EXPIRES_HELP)
     a.set_defaults(handler=_add)
 
     a = actions.add_parser("list", parents=[common], help="list users (never tokens)")
@@ -50,13 +58,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     a = actions.add_parser("token", parents=[common], help="issue another API token")
     a.add_argument("name", metavar="NAME")
+    a.add_argument("--expires", metavar="WHEN", help=EXPIRES_HELP)
     a.set_defaults(handler=_token)
 
 
-def _users(redis: aredis.Redis):  # type: ignore[no-untyped-def]
-    from rtcc.registry.users import Users
+def _users(redis: aredis.Redis, settings: Settings):  # type: ignore[no-untyped-def]
+    from rtcc.registry.users import UserPolicy, Users
 
-    return Users(redis)
+    return Users(redis, policy=UserPolicy.from_settings(settings))
 
 
 def _run(settings: Settings, fn) -> int:  # type: ignore[no-untyped-def]
@@ -66,6 +75,7 @@ def _run(settings: Settings, fn) -> int:  # type: ignore[no-untyped-def]
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
+    from rtcc.registry.consent import format_time
     from rtcc.registry.runner import cli_actor
 
     password = None
@@ -77,11 +87,14 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
             return 2
 
     async def go(redis: aredis.Redis) -> int:
-        user, token = await _users(redis).add(args.name, args.user_role, actor=cli_actor(),
-                                              household=args.household, password=password)
+        users = _users(redis, settings)
+        user, token = await users.add(args.name, args.user_role, actor=cli_actor(),
+                                      household=args.household, password=password,
+                                      expires=args.expires)
+        grant = await users.grant(token)
         where = f" of household {user.household}" if user.household else ""
         print(f"added {user.name} ({user.role}{where}); API token (shown once, keep it "
-              "secret):", file=sys.stderr)
+              f"secret; expires {format_time(grant.expires)}):", file=sys.stderr)
         print(token)
         return 0
 
@@ -90,7 +103,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     async def go(redis: aredis.Redis) -> int:
-        users = await _users(redis).all()
+        users = await _users(redis, settings).all()
         if args.json:
             print(json.dumps([u.as_json() for u in users], indent=1))
             return 0
@@ -109,7 +122,7 @@ def _revoke(args: argparse.Namespace, settings: Settings) -> int:
     from rtcc.registry.runner import cli_actor
 
     async def go(redis: aredis.Redis) -> int:
-        user = await _users(redis).revoke(args.name, actor=cli_actor())
+        user = await _users(redis, settings).revoke(args.name, actor=cli_actor())
         print(f"revoked {user.name}: every token deleted, logins refused")
         return 0
 
@@ -117,11 +130,15 @@ def _revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from rtcc.registry.consent import format_time
     from rtcc.registry.runner import cli_actor
 
     async def go(redis: aredis.Redis) -> int:
-        token = await _users(redis).issue_token(args.name, actor=cli_actor())
-        print(f"new API token for {args.name} (shown once):", file=sys.stderr)
+        users = _users(redis, settings)
+        token = await users.issue_token(args.name, actor=cli_actor(), expires=args.expires)
+        grant = await users.grant(token)
+        print(f"new API token for {args.name} (shown once; expires "
+              f"{format_time(grant.expires)}):", file=sys.stderr)
         print(token)
         return 0
 

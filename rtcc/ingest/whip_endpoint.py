@@ -36,7 +36,6 @@ from rtcc.errors import (
     MethodNotAllowed,
     NotAcceptable,
     NotFound,
-    PayloadTooLarge,
     RtccError,
     UnsupportedMediaType,
 )
@@ -45,6 +44,7 @@ from rtcc.ingest.supervisor import CameraWorker
 from rtcc.media.h264 import split_annexb
 from rtcc.media.sdp import parse_sdp
 from rtcc.vocabulary import CameraState
+from rtcc.web.bodies import read_limited
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,8 @@ class WhipEndpoint:
         if request.content_type != "application/sdp":
             raise UnsupportedMediaType(f"expected Content-Type application/sdp, got "
                                        f"{request.content_type or 'none'}")
-        if (request.content_length or 0) > MAX_OFFER_BYTES:
-            raise PayloadTooLarge(f"offer larger than {MAX_OFFER_BYTES} bytes")
-        raw = await request.content.read(MAX_OFFER_BYTES + 1)
-        if len(raw) > MAX_OFFER_BYTES:
-            raise PayloadTooLarge(f"offer larger than {MAX_OFFER_BYTES} bytes")
+        # Every chunk of a chunked offer, not only the first read's (and never more than this).
+        raw = await read_limited(request, MAX_OFFER_BYTES, "offer")
         offer = raw.decode("utf-8", errors="replace")
         try:
             sdp = parse_sdp(offer)

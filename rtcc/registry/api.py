@@ -36,7 +36,7 @@ from rtcc.registry.evidence import EvidenceStore
 from rtcc.registry.requests import RequestPolicy, Requests
 from rtcc.registry.service import RegistryService
 from rtcc.registry.store import Registry
-from rtcc.registry.users import Users
+from rtcc.registry.users import UserPolicy, Users
 from rtcc.registry.webutil import (
     AUDIT,
     CONSENT_CACHE,
@@ -102,7 +102,7 @@ async def _build(app: web.Application) -> RegistryService:
     requests = Requests(state, registry, evidence, build_clip_source(settings, app[LIVE_REDIS]),
                         RequestPolicy.from_settings(settings))
     app[REGISTRY] = registry
-    app[USERS] = Users(state)
+    app[USERS] = Users(state, policy=UserPolicy.from_settings(settings))
     app[AUDIT] = AuditLog(state)
     app[EVIDENCE] = evidence
     app[REQUESTS] = requests

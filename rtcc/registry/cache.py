@@ -14,9 +14,20 @@ boundary event is late.
 
 Missed events: a version that jumps by more than one, a message that does not parse, a version
 that stays ahead of ours across two polls, and every reconnect after a pub/sub disconnect trigger a
-full re-sync; cameras whose record changed meanwhile are reported to subscribers. While
-disconnected for longer than ``max_stale`` seconds (default 1 s, the wall's revocation budget)
-the cache fails closed: every camera reads as not live until it has re-synced.
+full re-sync; cameras whose record changed meanwhile are reported to subscribers.
+
+Failing closed: when nothing has been heard from the server for ``max_stale`` seconds (default
+1.25 s: with the watchdog's tick and the fan-out's sweep, within the 2 s of docs/security.md) the
+cache fails closed: every camera reads as not live until
+it has re-synced. A quiet channel is told apart from a dead one by heartbeats: after
+``max_stale / 4`` seconds without a message the listener sends ``PING`` on the subscribed
+connection, and the pong counts as hearing from the server. A server that stops answering
+without closing its socket (frozen, ``SIGSTOP``, a network path that drops packets) is therefore
+a disconnect like any other, noticed ``max_stale`` seconds after it last spoke; every other read
+of the cache (the version poll, a re-sync, re-subscribing) is bounded by ``max_stale`` too, so
+no call can wait on a silent server forever. With the fan-out's sweep this stops delivery within
+``max_stale`` plus half a second of the server's last word (docs/security.md). A starved event loop
+is not taken for a silent server: a watchdog tick or a heartbeat wait that ran late does not judge.
 
 Everything runs on the event loop; callbacks (``callback(camera_id, record)``, ``record`` None for a
 camera that is gone) are called there, must not block, and should re-check :meth:`is_live`.
@@ -30,8 +41,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, tzinfo
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aredis
@@ -48,10 +60,13 @@ from rtcc.registry.txn import text, text_map
 log = logging.getLogger(__name__)
 _CLOSE_TIMEOUT = 1.0
 """Seconds to wait for a pub/sub connection to close before giving up on it."""
+_RESYNC_TIMEOUT = 10.0
+"""Seconds a full reload may take (the gate is closed meanwhile if the server went silent)."""
 
 Callback = Callable[[str, ConsentRecord | None], None]
 _NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 _INF = math.inf
+T = TypeVar("T")
 
 
 class ConsentCache:
@@ -63,7 +78,7 @@ class ConsentCache:
         *,
         tz: tzinfo | str = UTC,
         poll_interval: float = 2.0,
-        max_stale: float = 1.0,
+        max_stale: float = 1.25,
         reconnect_max: float = 2.0,
     ) -> None:
         self._own = isinstance(redis, str)
@@ -77,7 +92,9 @@ class ConsentCache:
         self._callbacks: list[Callback] = []
         self._version = 0
         self._fail_closed = False
-        self._stale_handle: asyncio.TimerHandle | None = None
+        self._watchdog_handle: asyncio.TimerHandle | None = None
+        self._heard = 0.0
+        """Loop time at which the server last answered (any message, pong or reply)."""
         self._task: asyncio.Task[None] | None = None
         self._pubsub: aredis.client.PubSub | None = None
         self._closed = False
@@ -149,14 +166,15 @@ class ConsentCache:
             await pubsub.aclose()
             raise
         self._task = asyncio.create_task(self._run(pubsub), name="consent-cache")
+        self._watchdog()
 
     async def close(self) -> None:
         """Stop listening (idempotent)."""
         if self._closed:
             return
         self._closed = True
-        if self._stale_handle is not None:
-            self._stale_handle.cancel()
+        if self._watchdog_handle is not None:
+            self._watchdog_handle.cancel()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -209,12 +227,12 @@ class ConsentCache:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, self.reconnect_max)
                 try:
-                    pubsub = await self._subscribe()
+                    pubsub = await self._bounded(self._subscribe())
                 except Exception as err:
                     log.debug("consent cache: reconnect failed: %s", err)
                     continue
                 try:
-                    await self.resync()
+                    await self._bounded(self.resync(), _RESYNC_TIMEOUT)
                 except Exception as err:
                     log.debug("consent cache: re-sync failed: %s", err)
                     with contextlib.suppress(Exception):
@@ -226,29 +244,58 @@ class ConsentCache:
                 break
 
     async def _listen(self, pubsub: aredis.client.PubSub) -> None:
+        loop = asyncio.get_running_loop()
+        beat = self.max_stale / 4
         behind = 0
+        self._heard = loop.time()
+        next_poll = self._heard + self.poll_interval
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                               timeout=self.poll_interval)
+            asked = loop.time()
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=beat)
+            now = loop.time()
+            if now - asked > 2 * beat:
+                # This task itself waited far longer than it asked (a starved loop): what the
+                # server said meanwhile may still be unread, so the silence proves nothing yet.
+                self._heard = max(self._heard, now - beat)
             if message is not None:
+                self._heard = now
+                if self._fail_closed:  # the loop itself stalled: reload, then open again
+                    await self._bounded(self.resync(), _RESYNC_TIMEOUT)
                 if message.get("type") == "message":
                     await self._on_message(message["data"])
                 continue
+            if now - self._heard > self.max_stale:
+                raise RedisTimeoutError(f"the event channel has been silent for "
+                                        f"{now - self._heard:.1f}s (no pong)")
+            await pubsub.ping()  # the pong is a message like any other: we hear it above
+            if now < next_poll:
+                continue
             # Quiet for a poll interval: check that no change went unheard.
-            current = int(text(await self._redis.get(keys.CONSENT_VERSION)) or 0)
+            next_poll = now + self.poll_interval
+            reply = await self._bounded(self._redis.get(keys.CONSENT_VERSION))
+            current = int(text(reply) or 0)
             behind = behind + 1 if current > self._version else 0
             if behind >= 2:
                 log.warning("consent cache: version %d behind %d; re-syncing", self._version,
                             current)
-                await self.resync()
+                await self._bounded(self.resync(), _RESYNC_TIMEOUT)
                 behind = 0
+
+    async def _bounded(self, call: Awaitable[T], limit: float | None = None) -> T:
+        """``call``, or RedisTimeoutError when the server does not answer within ``limit``
+        (default max_stale)."""
+        limit = self.max_stale if limit is None else limit
+        try:
+            return await asyncio.wait_for(call, limit)
+        except TimeoutError:
+            raise RedisTimeoutError(f"no answer within {limit:g}s") from None
 
     async def _on_message(self, data: bytes | str) -> None:
         try:
             event = ConsentEvent.decode(data)
         except ValueError as err:
             log.warning("consent cache: %s; re-syncing", err)
-            await self.resync()
+            await self._bounded(self.resync(), _RESYNC_TIMEOUT)
             return
         if event.kind in BUMPING:
             gap = event.version > self._version + 1
@@ -256,7 +303,7 @@ class ConsentCache:
             if gap:
                 log.warning("consent cache: missed events before version %d; re-syncing",
                             event.version)
-                await self.resync()
+                await self._bounded(self.resync(), _RESYNC_TIMEOUT)
                 return
         current = self.record(event.camera)
         if current is None or event.record.version >= current.version:
@@ -291,22 +338,29 @@ class ConsentCache:
     # --- connection state ----------------------------------------------------------------------
 
     def _connected(self) -> None:
-        if self._stale_handle is not None:
-            self._stale_handle.cancel()
-            self._stale_handle = None
+        self._heard = asyncio.get_running_loop().time()
         self._fail_closed = False
 
     def _disconnected(self, err: BaseException) -> None:
+        # The watchdog closes the gate max_stale after the server's last word, not after this.
         log.warning("consent cache: lost the event subscription (%s); reconnecting", err)
-        if self._stale_handle is None and not self._fail_closed:
-            loop = asyncio.get_running_loop()
-            self._stale_handle = loop.call_later(self.max_stale, self._go_closed)
+
+    def _watchdog(self, due: float | None = None) -> None:
+        """Every max_stale / 4: fail closed once the server has been silent for max_stale.
+
+        A tick that runs late (the event loop was starved) does not judge: the server's answers
+        may be waiting unread behind it. The next, punctual tick does."""
+        loop = asyncio.get_running_loop()
+        now, beat = loop.time(), self.max_stale / 4
+        punctual = due is None or now - due < beat
+        if punctual and not self._fail_closed and now - self._heard > self.max_stale:
+            self._go_closed()
+        self._watchdog_handle = loop.call_at(now + beat, self._watchdog, now + beat)
 
     def _go_closed(self) -> None:
-        self._stale_handle = None
         self._fail_closed = True
-        log.warning("consent cache: no events for %.1fs; every camera reads as not live",
-                    self.max_stale)
+        log.warning("consent cache: nothing heard from the server for %.1fs; every camera reads "
+                    "as not live", self.max_stale)
         for cid, entry in list(self._entries.items()):
             self._notify(cid, entry[3])  # type: ignore[arg-type]
 

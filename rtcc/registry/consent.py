@@ -31,6 +31,10 @@ _DAY = 86400
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _DURATION = re.compile(r"^\+?\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_TIME = 4102444800.0
+"""2100-01-01T00:00:00Z: the latest time the registry accepts (an expiry, a request window, a
+query bound). Later times are refused (400) rather than stored: Python's datetime ends at year
+9999, and no consent or request needs to reach past this century."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,21 +293,41 @@ def parse_time(value: object, tz: tzinfo, field: str, *, now: float | None = Non
     if isinstance(value, bool):
         raise InvalidInput(f"{field}: expected a time, got {value!r}", field)
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise InvalidInput(f"{field}: expected a finite unix time, got {value!r}", field)
-        return float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            seconds = math.inf
+        if not math.isfinite(seconds) or seconds < 0:
+            raise InvalidInput(f"{field}: expected a finite unix time, got {_short(value)}",
+                               field)
+        return check_time(seconds, field)
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field}: expected an ISO 8601 time or unix seconds", field)
     text = value.strip()
     if now is not None and (m := _DURATION.match(text)):
-        return now + float(m.group(1)) * _UNITS[m.group(2).lower()]
+        return check_time(now + float(m.group(1)) * _UNITS[m.group(2).lower()], field)
     try:
-        return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else _iso(text, tz)
-    except ValueError:
+        when = float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else _iso(text, tz)
+    except (ValueError, OverflowError):
         hint = ", or a duration such as 2h" if now is not None else ""
         raise InvalidInput(
-            f"{field}: {text!r} is not a time (expected ISO 8601 such as "
+            f"{field}: {_short(text)} is not a time (expected ISO 8601 such as "
             f"2026-12-01T18:00:00Z, or unix seconds{hint})", field) from None
+    return check_time(when, field)
+
+
+def check_time(when: float, field: str) -> float:
+    """``when`` if it lies between 1970 and :data:`MAX_TIME`, else InvalidInput on ``field``."""
+    if not (math.isfinite(when) and 0 <= when < MAX_TIME):
+        raise InvalidInput(f"{field}: the time must lie between 1970 and 2099 (unix seconds "
+                           f"0 to {MAX_TIME:.0f})", field)
+    return when
+
+
+def _short(value: object) -> str:
+    """A user's value for an error message, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _iso(text: str, tz: tzinfo) -> float:

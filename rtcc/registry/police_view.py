@@ -86,6 +86,14 @@ def fewer_than(k: int) -> str:
     return f"fewer than {k}"
 
 
+def more_than(n: int) -> str:
+    return f"more than {n}"
+
+
+HIDDEN_COUNT = "hidden"
+"""A count withheld because the group is too small for any answer to leave choices open."""
+
+
 @dataclass(frozen=True, slots=True)
 class Audience:
     """Who is looking: a role, their household (residents), and the suppression threshold."""
@@ -122,6 +130,23 @@ class Audience:
         if self.sees_everything or n >= self.k:
             return n
         return fewer_than(self.k)
+
+    def count_among(self, n: int, among: int) -> int | str:
+        """A count of choices within a group whose members this audience can name (the
+        neighbours a resident's camera sees, listed on their page). Suppressing only small
+        counts is not enough there: "4 of these 4 homes have not agreed" tells each one's
+        choice. So the count is shown only when it leaves every member's choice open, from
+        ``k`` up to ``among - k``; otherwise "fewer than k", "more than among - k", or, for a
+        group smaller than ``2k``, nothing at all ("hidden")."""
+        if self.sees_everything:
+            return n
+        if among < 2 * self.k:
+            return HIDDEN_COUNT
+        if n < self.k:
+            return fewer_than(self.k)
+        if among - n < self.k:
+            return more_than(among - self.k)
+        return n
 
     def parcel(self, household: str, tier: Tier, residents: int) -> dict[str, Any]:
         """The properties of a household's parcel on the map."""

@@ -19,7 +19,10 @@ Police never learn who declined (docs/security.md, finding 6):
   many were asked, how many shared (the evidence), and how many did not share, declined and
   unanswered together, "fewer than k" below k; it stays ``open`` until its deadline whether or not
   everyone answered, because an early close would tell that the missing answers were declines;
-* the events on ``keys.REQUEST_EVENTS`` carry the police view: a decline publishes nothing.
+* the events on ``keys.REQUEST_EVENTS`` carry the police view: a decline publishes nothing;
+  the owners' side (which households were asked, answered, expired) goes on ``keys.ASK_EVENTS``
+  (:func:`ask_event`), which only the residents' notices read, each resident hearing of their own
+  household only (:mod:`rtcc.home.notices`).
 
 Who answered what is in the audit log, which operators cannot read.
 
@@ -153,6 +156,15 @@ def police_status(req: FootageRequest, now: float) -> str:
     """``open`` until the deadline, then ``closed``: closing early when every owner answered
     would tell that the clips still missing were declined."""
     return "open" if now < req.expires_at else "closed"
+
+
+def ask_event(kind: str, req: FootageRequest, households: list[str | None],
+              camera: str | None = None) -> str:
+    """The owners' side of a change (``asked``, ``answered``, ``expired``): the households
+    concerned (``""`` for cameras of no household, answered by an admin)."""
+    return json.dumps({"kind": kind, "request": req.id, "case": req.case,
+                       "households": sorted({h or "" for h in households}),
+                       "camera": camera}, separators=(",", ":"))
 
 
 def _event(kind: str, req: FootageRequest, counts: dict[str, int], k: int, now: float) -> str:
@@ -313,6 +325,9 @@ class Requests:
                 "end": format_time(end), "asked": [c.id for c in asked]}, now=when)
             txn.publish(keys.REQUEST_EVENTS, _event("created", req, counts, self.policy.k,
                                                     when))
+            if asked:
+                txn.publish(keys.ASK_EVENTS, ask_event("asked", req,
+                                                       [c.household for c in asked]))
             return txn, req
 
         try:
@@ -409,6 +424,7 @@ class Requests:
             if state == "approved":  # a decline says nothing: police cannot tell it from silence
                 txn.publish(keys.REQUEST_EVENTS, _event("shared", fresh, counts, self.policy.k,
                                                         when))
+            txn.publish(keys.ASK_EVENTS, ask_event("answered", fresh, [cam], camera_id))
             return txn, {"request": request_id, "camera": camera_id, "decision": state,
                          "evidence": item.as_json() if item else None}
 
@@ -464,8 +480,10 @@ class Requests:
                 counts["expired"] += len(pending)
                 counts["pending"] = 0
                 txn.expect_hget(keys.request(rid), "pending", str(req.counts["pending"]))
+                owners: list[str | None] = []
                 for cam_id in pending:
                     cam = await self.registry.find(cam_id)
+                    owners.append(cam.household if cam else None)
                     txn.expect_hget(keys.request_asks(rid), cam_id, "pending")
                     txn.op("HSET", keys.request_asks(rid), cam_id, "expired")
                     txn.op("SREM", keys.household_asks(cam.household or "" if cam else ""),
@@ -479,6 +497,8 @@ class Requests:
                               now=when)
                 txn.publish(keys.REQUEST_EVENTS, _event("closed", req, counts, self.policy.k,
                                                         when))
+                if owners:
+                    txn.publish(keys.ASK_EVENTS, ask_event("expired", req, owners))
                 return txn, True
 
             if await commit(self.redis, build, what=f"expiry of {rid}"):

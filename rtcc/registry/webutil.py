@@ -12,14 +12,16 @@ from typing import Any
 
 from aiohttp import web
 
-from rtcc.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from rtcc.errors import Forbidden, InvalidInput, UnsupportedMediaType
 from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
+from rtcc.registry.consent import check_time
 from rtcc.registry.evidence import EvidenceStore
 from rtcc.registry.requests import Requests
 from rtcc.registry.store import Registry
 from rtcc.registry.users import User, Users
 from rtcc.vocabulary import UserRole
+from rtcc.web.bodies import read_limited
 
 REGISTRY = web.AppKey("registry", Registry)
 USERS = web.AppKey("users", Users)
@@ -60,16 +62,7 @@ async def read_json(request: web.Request, allowed: set[str] | None = None) -> di
         raise UnsupportedMediaType(
             f"expected Content-Type: application/json, got {request.content_type or 'none'}",
             None)
-    chunks, size = [], 0
-    while True:
-        chunk = await request.content.read(16384)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PayloadTooLarge(f"body larger than {MAX_BODY} bytes", None)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await read_limited(request, MAX_BODY)
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -99,13 +92,14 @@ def parse_bound(value: str | None, tz: tzinfo, field: str, *, end: bool) -> floa
             if end:
                 day += timedelta(days=1)
             start = datetime.combine(day, time(0), tzinfo=tz).timestamp()
-            return start - 1e-6 if end else start
+            return check_time(start - 1e-6 if end else start, field)
         if text.replace(".", "", 1).isdigit():
-            return float(text)
+            return check_time(float(text), field)
         parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{field}: {value!r} is not a date (YYYY-MM-DD), an ISO 8601 time or "
-                           "unix seconds", field) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.timestamp()
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz)
+        return check_time(parsed.timestamp(), field)
+    except (ValueError, OverflowError):
+        shown = repr(value) if len(value) <= 40 else f"{value[:37]!r}..."
+        raise InvalidInput(f"{field}: {shown} is not a date (YYYY-MM-DD), an ISO 8601 time or "
+                           "unix seconds between 1970 and 2099", field) from None

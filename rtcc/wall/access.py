@@ -33,6 +33,10 @@ class Viewer:
     name: str
     role: UserRole
     ip: str
+    token_digest: str = ""
+    """The sha256 of the token the viewer authenticated with ("" when unknown)."""
+    expires: float = float("inf")
+    """When that token expires (unix time)."""
 
     @property
     def may_view(self) -> bool:
@@ -78,8 +82,8 @@ class RegistryAccess:
         self.batches = 0
 
     async def authenticate(self, token: str, ip: str) -> Viewer:
-        user = await self.users.authenticate(token)
-        return Viewer(user.name, user.role, ip)
+        grant = await self.users.grant(token)
+        return Viewer(grant.user.name, grant.user.role, ip, grant.digest, grant.expires)
 
     async def record(self, viewer: Viewer, event: str, camera: str,
                      details: dict[str, Any]) -> None:

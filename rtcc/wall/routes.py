@@ -29,12 +29,15 @@ from rtcc.errors import AuthError, Forbidden, NotFound, RtccError
 from rtcc.metrics import registry_of
 from rtcc.metrics import setup as metrics_setup
 from rtcc.registry.police_view import Audience
+from rtcc.registry.users import UserPolicy
 from rtcc.registry.webutil import CONSENT_CACHE, USER, current_user
 from rtcc.wall.access import Viewer, bearer_token
 from rtcc.wall.metrics import WallCollector
+from rtcc.wall.notices import SOURCE as LIVE_NOTICES
 from rtcc.wall.service import Wall
+from rtcc.wall.whep import WhepLimits
 from rtcc.wall.ws import WallSession, authenticate_socket, new_socket
-from rtcc.web import errors, pages
+from rtcc.web import errors, events, headers, pages
 from rtcc.web.resources import LIVE_REDIS, SETTINGS, STATE_REDIS
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,9 @@ WALL = web.AppKey("wall", Wall)
 async def _wall_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     wall = Wall(app[STATE_REDIS], app[LIVE_REDIS], tz=settings.registry_tz,
-                world=settings.world, cache=app.get(CONSENT_CACHE))
+                world=settings.world, cache=app.get(CONSENT_CACHE),
+                policy=UserPolicy.from_settings(settings),
+                whep_limits=WhepLimits.from_settings(settings))
     await wall.start()
     app[WALL] = wall
     collector = WallCollector(wall)
@@ -116,11 +121,13 @@ async def socket(request: web.Request) -> web.WebSocketResponse:
     wall = request.app[WALL]
     ws = new_socket()
     await ws.prepare(request)
-    viewer = await authenticate_socket(ws, wall.access, request.remote or "")
-    if viewer is not None:
+    authenticated = await authenticate_socket(ws, wall.access, request.remote or "")
+    if authenticated is not None:
+        viewer, token = authenticated
         wall.pages += 1
         try:
-            await WallSession(ws, viewer, wall.hub, wall.access).run()
+            await WallSession(ws, viewer, wall.hub, wall.access, auth=wall.access, token=token,
+                              tokens=wall.tokens).run()
         finally:
             wall.pages -= 1
     return ws
@@ -132,6 +139,7 @@ def setup(app: web.Application) -> None:
     process)."""
     metrics_setup(app)
     errors.setup(app)
+    headers.setup(app)  # the page's Content-Security-Policy and frame/referrer policies
     pages.setup(app)
     app.cleanup_ctx.append(_wall_ctx)
     app.router.add_get("/", to_page)
@@ -142,6 +150,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/wall/cameras", cameras)
     app.router.add_get("/api/wall/map", map_data)
     app.router.add_get("/api/map", compact_map)
+    events.add_source(app, LIVE_NOTICES)  # camera.live: a tile opens at once
 
     async def whep_post(request: web.Request) -> web.Response:
         return await request.app[WALL].whep.post(request)

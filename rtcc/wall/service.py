@@ -20,11 +20,12 @@ from rtcc.registry.audit import AuditLog
 from rtcc.registry.cache import ConsentCache
 from rtcc.registry.police_view import Audience
 from rtcc.registry.store import RegisteredCamera, Registry
-from rtcc.registry.users import Users
+from rtcc.registry.token_watch import TokenWatch
+from rtcc.registry.users import UserPolicy, Users
 from rtcc.wall.access import RegistryAccess
 from rtcc.wall.consent import WallConsent
 from rtcc.wall.fanout import FeedHub
-from rtcc.wall.whep import WhepService
+from rtcc.wall.whep import WhepLimits, WhepService
 from rtcc.web.mapdoc import MapDocuments
 from rtcc.web.mapgeometry import MapGeometry, build_geometry
 
@@ -57,15 +58,21 @@ class Wall:
     """Everything the wall's routes need, for one application."""
 
     def __init__(self, state: aredis.Redis, live: aredis.Redis, *, tz: str = "UTC",
-                 world: Path | None = None, cache: ConsentCache | None = None) -> None:
+                 world: Path | None = None, cache: ConsentCache | None = None,
+                 policy: UserPolicy | None = None, whep_limits: WhepLimits | None = None
+                 ) -> None:
         self.registry = Registry(state)
         # One consent cache per process: the registry API's when it runs, else our own.
         self._own_cache = cache is None
         self.cache = cache if cache is not None else ConsentCache(state, tz=tz)
         self.consent = WallConsent(self.cache)
-        self.access = RegistryAccess(Users(state), AuditLog(state))
+        users = Users(state, policy=policy)
+        self.access = RegistryAccess(users, AuditLog(state))
+        self.tokens = TokenWatch(state, users)
+        """Ends pages and WHEP sessions when their user is revoked or their token ends."""
         self.hub = FeedHub(live, self.consent)
-        self.whep = WhepService(self.hub, self.access, self.access)
+        self.whep = WhepService(self.hub, self.access, self.access, tokens=self.tokens,
+                                limits=whep_limits)
         self.world_path = world
         self.maps: MapDocuments | None = None
         self.map_error: str | None = None
@@ -79,6 +86,7 @@ class Wall:
     async def start(self) -> None:
         if self._own_cache:
             await self.cache.start()
+        await self.tokens.start()
         # Index every camera's household now; later changes reach us as the cache's events.
         await self.refresh_registry()
         await self.hub.start()
@@ -93,6 +101,7 @@ class Wall:
 
     async def close(self) -> None:
         await self.whep.close()
+        await self.tokens.close()
         await self.hub.close()
         self.consent.close()
         if self._own_cache:

@@ -9,6 +9,14 @@ Each session is an aiortc peer connection sending the camera's H.264 unchanged (
 the same in-process fan-out as the WebSockets, through its own bounded queue. Consent and audit
 rules are the WebSocket's: only ``live`` cameras, every start/stop/refusal audited, a revocation
 closes the session at once. ``RTCConfiguration(iceServers=[])`` and loopback host candidates only.
+
+What a session may hold (:class:`WhepLimits`, from the settings): it must connect (ICE and DTLS)
+within ``connect_timeout`` seconds or it is closed and its slot freed (reason
+``connect_timeout``); one user holds at most ``per_user`` sessions (429) and the process
+``max_sessions`` (503), offers still negotiating included. The offer is read with a 64 KiB limit
+however it is sent (chunked too) and checked (:mod:`rtcc.wall.offer`) before anything else
+happens: a malformed one is a 400 that leaves no audit entry. A session ends when its user's
+access does (revoked, logged out, token expired: :class:`~rtcc.registry.token_watch.TokenWatch`).
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +44,12 @@ from rtcc.errors import (
     MethodNotAllowed,
     NotAcceptable,
     NotFound,
-    PayloadTooLarge,
+    RateLimited,
     UnsupportedMediaType,
 )
 from rtcc.ice import restrict_host_candidates
 from rtcc.registry.police_view import not_live_message
+from rtcc.registry.token_watch import TokenWatch
 from rtcc.wall.access import (
     EVENT_VIEW_REFUSED,
     EVENT_VIEW_START,
@@ -50,15 +61,26 @@ from rtcc.wall.access import (
 )
 from rtcc.wall.fanout import FeedHub
 from rtcc.wall.frames import ViewerQueue
+from rtcc.wall.offer import check_offer, read_offer
 from rtcc.wall.passthrough import PassthroughTrack
 from rtcc.wall.protocol import valid_camera_id
 
 log = logging.getLogger(__name__)
 
 MAX_SESSIONS = 128
-MAX_OFFER_BYTES = 64 * 1024
 WHEP_QUEUE_BYTES = 2 * 1024 * 1024
 WHEP_QUEUE_FRAMES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class WhepLimits:
+    connect_timeout: float = 10.0
+    per_user: int = 4
+    max_sessions: int = MAX_SESSIONS
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> WhepLimits:
+        return cls(settings.whep_connect_timeout, settings.whep_sessions_per_user)
 
 
 @dataclass(slots=True, eq=False)
@@ -71,18 +93,24 @@ class WhepSession:
     track: PassthroughTrack
     started: float = field(default_factory=time.monotonic)
     closed: bool = False
+    connected: bool = False
+    unwatch: Callable[[], None] | None = None
+    timer: asyncio.TimerHandle | None = None
 
 
 class WhepService:
     """The WHEP sessions of one wall process."""
 
     def __init__(self, hub: FeedHub, auth: Authenticator, audit: AuditTrail, *,
-                 max_sessions: int = MAX_SESSIONS) -> None:
+                 tokens: TokenWatch | None = None, limits: WhepLimits | None = None) -> None:
         self.hub = hub
         self.auth = auth
         self.audit = audit
-        self.max_sessions = max_sessions
+        self.tokens = tokens
+        self.limits = limits or WhepLimits()
         self.sessions: dict[str, WhepSession] = {}
+        self._opening: Counter[str] = Counter()
+        """Offers being negotiated, per user: they hold a slot too."""
         self._tasks: set[asyncio.Task[Any]] = set()
         restrict_host_candidates()
 
@@ -91,6 +119,11 @@ class WhepService:
             await self._end(session, "closed")
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def held_by(self, user: str) -> int:
+        """Sessions ``user`` holds now, offers being negotiated included."""
+        return self._opening[user] + sum(1 for s in self.sessions.values()
+                                         if s.viewer.name == user)
 
     # --- HTTP ---------------------------------------------------------------------------------
 
@@ -109,36 +142,25 @@ class WhepService:
             raise InvalidInput(f"invalid camera id {cam!r}", "cam")
         if request.content_type != "application/sdp":
             raise UnsupportedMediaType("expected Content-Type: application/sdp")
-        if request.content_length is not None and request.content_length > MAX_OFFER_BYTES:
-            raise PayloadTooLarge(f"offer larger than {MAX_OFFER_BYTES} bytes")
-        offer = await request.text()
-        if "m=video" not in offer:
-            raise InvalidInput("the offer has no video section")
-        if "H264" not in offer.upper():
-            raise NotAcceptable("this endpoint sends H.264 only; the offer has no H264 codec")
+        offer = await read_offer(request)
+        check_offer(offer)  # a bad offer leaves no trace: nothing is audited before this
         if not self.hub.is_live(cam):
             await self.audit.record(viewer, EVENT_VIEW_REFUSED, cam,
                                     {"via": "whep", "reason": "not_live"})
             raise Forbidden(not_live_message(cam))
-        if len(self.sessions) >= self.max_sessions:
+        lim = self.limits
+        if self.held_by(viewer.name) >= lim.per_user:
+            raise RateLimited(f"at most {lim.per_user} WHEP sessions per user; end one first",
+                              retry_after=5)
+        if len(self.sessions) + sum(self._opening.values()) >= lim.max_sessions:
             raise Busy("too many WHEP sessions", retry_after=5)
-        await self.audit.record(viewer, EVENT_VIEW_START, cam, {"via": "whep"})
+        self._opening[viewer.name] += 1
         try:
             session = await self._open(cam, viewer, offer)
-        except ConsentError:
-            await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
-                                    {"via": "whep", "reason": "revoked", "seconds": 0})
-            raise Forbidden(not_live_message(cam)) from None
-        except (ValueError, OperationError, InvalidAccessError) as err:
-            # aiortc rejects a malformed or incompatible offer
-            await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
-                                    {"via": "whep", "reason": "bad_offer", "seconds": 0})
-            raise InvalidInput(f"cannot answer this offer: {err}") from None
-        except BaseException:
-            # Whatever failed, the view that was put on record did not happen.
-            await self.audit.record(viewer, EVENT_VIEW_STOP, cam,
-                                    {"via": "whep", "reason": "error", "seconds": 0})
-            raise
+        finally:
+            self._opening[viewer.name] -= 1
+            if self._opening[viewer.name] <= 0:
+                del self._opening[viewer.name]
         location = f"/wall/whep/{cam}/{session.id}"
         answer = session.pc.localDescription
         return web.Response(status=201, text=answer.sdp, content_type="application/sdp",
@@ -175,22 +197,57 @@ class WhepService:
                  if c.mimeType.lower() in ("video/h264", "video/rtx")])
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+        except (OperationError, InvalidAccessError) as err:
+            await pc.close()
+            raise NotAcceptable(f"cannot answer this offer: {err}", "sdp") from None
+        except Exception as err:  # aiortc refuses what check_offer did not foresee
+            await pc.close()
+            raise InvalidInput(f"cannot answer this offer: {type(err).__name__} {err}",
+                               "sdp") from None
+        except BaseException:
+            await pc.close()
+            raise
+        # Audit first: no frame may leave before the view is on record (and none can: the
+        # track has no source until the fan-out's subscription below).
+        await self.audit.record(viewer, EVENT_VIEW_START, cam, {"via": "whep"})
+        try:
             await self.hub.subscribe(cam, queue, lambda c, reason: self._closed_by_wall(
                 session, reason))
-        except BaseException:
+        except BaseException as err:
             self.hub.unsubscribe(cam, queue)
             queue.close()
             await pc.close()
+            revoked = isinstance(err, ConsentError)
+            await self.audit.record(viewer, EVENT_VIEW_STOP, cam, {
+                "via": "whep", "reason": "revoked" if revoked else "error", "seconds": 0})
+            if revoked:
+                raise Forbidden(not_live_message(cam)) from None
             raise
         self.sessions[session.id] = session
+        if self.tokens is not None and viewer.token_digest:
+            session.unwatch = self.tokens.watch(
+                viewer.name, viewer.token_digest, viewer.expires,
+                lambda reason: self._closed_by_wall(session, reason))
+        session.timer = asyncio.get_running_loop().call_later(
+            self.limits.connect_timeout, self._connect_deadline, session)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
+            if pc.connectionState == "connected":
+                session.connected = True
+                if session.timer is not None:
+                    session.timer.cancel()
+            elif pc.connectionState in ("failed", "closed"):
                 await self._end(session, pc.connectionState)
 
         log.info("WHEP session %s: %s watches %s", session.id, viewer.name, cam)
         return session
+
+    def _connect_deadline(self, session: WhepSession) -> None:
+        if not session.connected and not session.closed:
+            log.info("WHEP session %s: not connected within %.0fs; closing it", session.id,
+                     self.limits.connect_timeout)
+            self._closed_by_wall(session, "connect_timeout")
 
     def _closed_by_wall(self, session: WhepSession, reason: str) -> None:
         task = asyncio.ensure_future(self._end(session, reason))
@@ -204,6 +261,10 @@ class WhepService:
         self.sessions.pop(session.id, None)
         self.hub.unsubscribe(session.cam, session.queue)
         session.queue.close()
+        if session.unwatch is not None:
+            session.unwatch()
+        if session.timer is not None:
+            session.timer.cancel()
         with contextlib.suppress(Exception):
             await session.pc.close()
         await self.audit.record(session.viewer, EVENT_VIEW_STOP, session.cam, {

@@ -10,6 +10,11 @@ the same words whether it is unknown, hidden from the viewer or merely not share
 (:func:`rtcc.registry.police_view.not_live_message`). Tile states of cameras a page does not
 watch reach only the roles that see the whole registry: the police hear of their own tiles.
 
+Access that ends ends the page: every ``sub`` re-checks the page's token, and the process's
+:class:`~rtcc.registry.token_watch.TokenWatch` calls back when the user is revoked, the token
+logs out or expires. The page's tiles then stop at once (no frame is queued after that instant),
+each view is audited as stopped with that reason, and the socket closes with 4401 and the reason.
+
 Two coroutines per page on the event loop: the reader (control messages) and the sender, which
 drains the page's bounded :class:`~rtcc.wall.frames.ViewerQueue` (control messages first). When the
 browser reads slowly, ``send_bytes`` waits for the socket to drain, the queue fills, and the
@@ -28,8 +33,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from rtcc.errors import AuthError, ConsentError, ProtocolError
+from rtcc.errors import AuthError, ConsentError, ProtocolError, TokenExpired
 from rtcc.registry.police_view import FULL_PICTURE_ROLES, not_live_message
+from rtcc.registry.token_watch import EXPIRED, INVALID, TokenWatch
 from rtcc.wall.access import (
     EVENT_VIEW_REFUSED,
     EVENT_VIEW_START,
@@ -66,20 +72,30 @@ class WallSession:
     """One authenticated page and its subscriptions."""
 
     def __init__(self, ws: web.WebSocketResponse, viewer: Viewer, hub: FeedHub,
-                 audit: AuditTrail, *, max_tiles: int | None = None,
+                 audit: AuditTrail, *, auth: Authenticator | None = None, token: str = "",
+                 tokens: TokenWatch | None = None, max_tiles: int | None = None,
                  queue: ViewerQueue | None = None) -> None:
         self.ws = ws
         self.viewer = viewer
         self.hub = hub
         self.audit = audit
+        self.auth = auth
+        self.token = token
+        self.tokens = tokens
         self.max_tiles = max_tiles or MAX_TILES
         self.queue = queue or ViewerQueue(QUEUE_BYTES, QUEUE_FRAMES)
         self.views: dict[str, _View] = {}
+        self.ended: str | None = None
+        """Why the page's access ended (user_revoked, logged_out, token_expired...), if it did."""
         self._opening: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
         self.hub.add_state_listener(self._on_state)
+        unwatch = None
+        if self.tokens is not None and self.viewer.token_digest:
+            unwatch = self.tokens.watch(self.viewer.name, self.viewer.token_digest,
+                                        self.viewer.expires, self.access_ended)
         sender = asyncio.create_task(self._send_loop(), name=f"wall-send-{self.viewer.name}")
         try:
             self._control("hello", user=self.viewer.name, role=self.viewer.role,
@@ -93,6 +109,8 @@ class WallSession:
                 if sender.done():
                     break
         finally:
+            if unwatch is not None:
+                unwatch()
             self.hub.remove_state_listener(self._on_state)
             self.queue.close()
             sender.cancel()
@@ -151,6 +169,8 @@ class WallSession:
     async def _subscribe(self, msg: ClientMessage) -> None:
         cam = msg.cam
         assert cam is not None
+        if not await self._still_allowed():
+            return
         if cam in self.views:
             view = self.views[cam]
             self._control("sub", cam=cam, idx=view.index, state=self.hub.tile_state(cam))
@@ -176,20 +196,62 @@ class WallSession:
         except BaseException:
             await self._stop_view(cam, "error")
             raise
+        if self.ended is not None:  # access ended while this tile was opening
+            await self._stop_view(cam, self.ended)
+            return
         self._control("sub", cam=cam, idx=view.index, state=self.hub.tile_state(cam))
 
-    async def _stop_view(self, cam: str, reason: str) -> None:
+    async def _still_allowed(self) -> bool:
+        """Every subscription re-checks the page's token; a page whose access ended is closed."""
+        if self.ended is None and self.auth is not None and self.token:
+            try:
+                await self.auth.authenticate(self.token, self.viewer.ip)
+            except TokenExpired:
+                self.access_ended(EXPIRED)
+            except AuthError:
+                self.access_ended(INVALID)
+        return self.ended is None
+
+    def access_ended(self, reason: str) -> None:
+        """TokenWatch callback (sync): stop every tile now, then audit and close the socket."""
+        if self.ended is not None:
+            return
+        self.ended = reason
+        # Synchronously: from this instant no frame of any tile is queued for this page.
+        stopped = [(cam, self._detach(cam)) for cam in list(self.views)]
+        log.info("viewer %s: access ended (%s); closing %d tile(s)", self.viewer.name, reason,
+                 len(stopped))
+        task = asyncio.ensure_future(self._close_ended(reason, stopped))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _close_ended(self, reason: str,
+                           stopped: list[tuple[str, dict[str, Any] | None]]) -> None:
+        try:
+            await asyncio.gather(*(self._audit_stop(cam, reason, stats)
+                                   for cam, stats in stopped if stats is not None))
+        finally:
+            self._control("error", code="auth", message=f"access ended: {reason}")
+            await self.ws.close(code=CLOSE_AUTH, message=reason.encode())
+
+    def _detach(self, cam: str) -> dict[str, Any] | None:
+        """Stop ``cam``'s delivery to this page now; its view's figures for the audit entry."""
         view = self.views.pop(cam, None)
         if view is None:
-            return
+            return None
         self.hub.unsubscribe(cam, self.queue)
-        await self.audit.record(self.viewer, EVENT_VIEW_STOP, cam, {
-            "via": "ws",
-            "reason": reason,
-            "seconds": round(time.monotonic() - view.started, 3),
-            "frames": self.queue.delivered.get(cam, 0),
-            "dropped": self.queue.dropped.get(cam, 0),
-        })
+        return {"seconds": round(time.monotonic() - view.started, 3),
+                "frames": self.queue.delivered.get(cam, 0),
+                "dropped": self.queue.dropped.get(cam, 0)}
+
+    async def _audit_stop(self, cam: str, reason: str, stats: dict[str, Any]) -> None:
+        await self.audit.record(self.viewer, EVENT_VIEW_STOP, cam,
+                                {"via": "ws", "reason": reason, **stats})
+
+    async def _stop_view(self, cam: str, reason: str) -> None:
+        stats = self._detach(cam)
+        if stats is not None:
+            await self._audit_stop(cam, reason, stats)
 
     def _on_closed_by_wall(self, cam: str, reason: str) -> None:
         """Fan-out callback (sync): the camera was revoked; its queued frames are already gone."""
@@ -236,8 +298,9 @@ class WallSession:
 
 
 async def authenticate_socket(ws: web.WebSocketResponse, auth: Authenticator,
-                              ip: str) -> Viewer | None:
-    """Wait for the ``auth`` message; on failure close the socket and return None."""
+                              ip: str) -> tuple[Viewer, str] | None:
+    """Wait for the ``auth`` message: the viewer and their token; on failure close the socket
+    and return None."""
     try:
         msg = await ws.receive(timeout=AUTH_TIMEOUT)
     except TimeoutError:
@@ -264,7 +327,7 @@ async def authenticate_socket(ws: web.WebSocketResponse, auth: Authenticator,
                                   message=f"role {viewer.role} may not watch live video"))
         await ws.close(code=CLOSE_FORBIDDEN, message=b"forbidden")
         return None
-    return viewer
+    return viewer, first.token
 
 
 def new_socket() -> web.WebSocketResponse:

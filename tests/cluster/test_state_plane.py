@@ -14,6 +14,7 @@ from rtcc.registry.cache import ConsentCache
 from rtcc.registry.importer import import_seeds
 from rtcc.registry.store import Registry
 from rtcc.registry.users import Users
+from tests.conftest import TEST_POLICY
 from tests.registry.conftest import ADMIN, HOUSEHOLDS, seeds
 
 
@@ -52,7 +53,7 @@ async def test_registry_consent_cache_users_and_audit(live: aredis.Redis, live_u
         assert cache.is_live("c1a")
         await cache.resync()  # the MULTI snapshot of every record
         assert cache.is_live("c1a") and not cache.is_live("c1b")
-    users = Users(live)
+    users = Users(live, policy=TEST_POLICY)
     _user, token = await users.add("ann", "operator", actor=ADMIN, password="a long passphrase")
     assert (await users.authenticate(token)).name == "ann"
     session = await users.login("ann", "a long passphrase", ip="127.0.0.1")

@@ -25,8 +25,8 @@ FLOORS: dict[int, tuple[tuple[str, ...], str]] = {
     5: (("rtcc.cli", "rtcc.__main__", "load_tests"),
         "the commands and the load tests (and `tests/`): the only importers of `rtcc.app`"),
     4: (("rtcc.app",), "assembles `rtcc serve` from the components' `setup(app)`"),
-    3: (("rtcc.ingest", "rtcc.exposure", "rtcc.wall"),
-        "the services: ingest hub, exposure analyzer, monitor wall"),
+    3: (("rtcc.ingest", "rtcc.exposure", "rtcc.wall", "rtcc.home"),
+        "the services: ingest hub, exposure analyzer, monitor wall, residents' app"),
     2: (("rtcc.registry", "rtcc.web", "rtcc.channels", "rtcc.connections",
          "rtcc.keys_migration", "rtcc.redis_server", "simulators"),
         "the registry, what served components share, Redis connections and the channel "

@@ -3,8 +3,9 @@ publishers. Real aiortc on both sides, ICE on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -154,4 +155,29 @@ async def test_endpoint_refuses_what_it_cannot_take(endpoint: tuple[Hub, str]) -
             assert r.status == 200
         async with http.delete(url, headers=good) as r:
             assert r.status == 404
+    assert not hub.whip.sessions
+
+
+async def test_a_chunked_offer_is_read_whole_and_within_the_limit(
+        endpoint: tuple[Hub, str]) -> None:
+    hub, base = endpoint
+    h264 = (await _offer("H264")).encode()
+    good = {"Content-Type": "application/sdp", "Authorization": "Bearer right"}
+
+    async def in_pieces(data: bytes, size: int) -> AsyncIterator[bytes]:  # no Content-Length
+        for i in range(0, len(data), size):
+            yield data[i:i + size]
+            await asyncio.sleep(0)
+
+    async with aiohttp.ClientSession() as http:
+        # 900 KB chunked: refused once past 64 KiB, never read whole.
+        async with http.post(f"{base}/door-1", data=in_pieces(h264 + b"a=x:" + b"z" * 900_000,
+                                                              16_000), headers=good) as r:
+            assert r.status == 413 and "larger than" in (await r.json())["error"]
+        # An honest offer in 100-byte chunks is read whole (not only its first read).
+        async with http.post(f"{base}/door-1", data=in_pieces(h264, 100), headers=good) as r:
+            assert r.status == 201, await r.text()
+            location = r.headers["Location"]
+        async with http.delete(str(base).removesuffix("/whip") + location, headers=good) as r:
+            assert r.status == 200
     assert not hub.whip.sessions

@@ -36,6 +36,7 @@ from rtcc.registry.importer import CameraSeed, import_seeds
 from rtcc.registry.store import CameraInfo, HouseholdInfo, Registry
 from rtcc.registry.users import Users
 from rtcc.world.geo import LocalProjection
+from tests.conftest import TEST_PASSWORD_LOG2_N
 
 ORIGIN = (-90.18, 32.30)
 PROJ = LocalProjection(*ORIGIN)
@@ -88,7 +89,8 @@ async def snapshot(redis: aredis.Redis) -> dict[bytes, bytes]:
 def settings(tmp_path: Path, short_tmp: Path) -> Settings:
     return Settings.load({"data_dir": str(tmp_path / "data"),
                           "run_dir": str(short_tmp / "run-registry"),
-                          "log_level": "warning"}, environ={})
+                          "log_level": "warning",
+                          "password_log2_n": str(TEST_PASSWORD_LOG2_N)}, environ={})
 
 
 @pytest.fixture

@@ -62,13 +62,19 @@ def browser(stack: WallStack) -> Iterator[BrowserContext]:
         ctx = p.chromium.launch_persistent_context(
             str(stack.tmp / "chromium"), executable_path=CHROMIUM, headless=True,
             args=CHROMIUM_ARGS, viewport={"width": 1600, "height": 900})
+        # Every Content-Security-Policy refusal of every page, for the last test.
+        ctx.add_init_script("window.cspViolations = []; document.addEventListener("
+                            "'securitypolicyviolation', (e) => window.cspViolations.push("
+                            "`${e.violatedDirective} ${e.blockedURI}`));")
         yield ctx
         ctx.close()
 
 
 def wait_for(page: Page, expression: str, within: float, what: str) -> None:
     try:
-        page.wait_for_function(expression, timeout=within * 1000, polling=50)
+        # As a function: Playwright evals a bare expression in the page, which the wall's
+        # Content-Security-Policy (no 'unsafe-eval') refuses.
+        page.wait_for_function(f"() => ({expression})", timeout=within * 1000, polling=50)
     except Exception as err:
         stats = page.evaluate("window.wall && window.wall.tileStats()")
         raise AssertionError(f"{what}: not within {within} s; tiles: {json.dumps(stats)}") \
@@ -393,6 +399,19 @@ def test_yuv_painter_matches_chromium_colours(wall: Page, matrix: str) -> None:
     assert not off(yuv, draw, 8), f"{matrix}: yuv painter against drawImage"
 
 
+def test_the_security_policy_blocks_nothing_the_wall_uses(stack: WallStack, wall: Page) -> None:
+    # After every test of this page: by now it has logged in, painted in workers and on the main
+    # thread, played WHEP and MSE, and changed layouts, all under rtcc's Content-Security-Policy.
+    csp = wall.evaluate("fetch('/wall/').then((r) => r.headers.get('content-security-policy'))")
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert wall.evaluate("window.cspViolations") == []
+    # ... and the policy is really enforced: an inline script is refused.
+    wall.evaluate("""() => { const s = document.createElement('script');
+        s.textContent = 'window.inlineRan = true'; document.body.appendChild(s); }""")
+    wait_for(wall, "window.cspViolations.length > 0", 5, "the inline script's refusal")
+    assert wall.evaluate("window.inlineRan") is None
+
+
 def test_a_64_tile_page_opened_at_once_shows_every_first_picture(browser: BrowserContext
                                                                    ) -> None:
     """The issue's wall: 64 cameras at 640x360, 10 fps, one page of 8x8 opened at once. Every
@@ -423,4 +442,5 @@ def test_a_64_tile_page_opened_at_once_shows_every_first_picture(browser: Browse
         blank = [p for p in pictures if p["std"] < 4 or p["mean"] < 8]
         assert not blank, blank
         page.screenshot(path=str(RESULTS / "wall-64.png"))
+        assert page.evaluate("window.cspViolations") == []  # nothing the policy refused
         page.close()

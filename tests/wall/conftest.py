@@ -15,6 +15,7 @@ from rtcc.registry.audit import Actor, AuditLog
 from rtcc.registry.importer import CameraSeed, import_seeds
 from rtcc.registry.store import CameraInfo, HouseholdInfo, Registry
 from rtcc.registry.users import Users
+from tests.conftest import TEST_PASSWORD_LOG2_N, TEST_POLICY
 from tests.wall.feeder import ChannelFeeder
 
 ADMIN = Actor("test-admin", "admin", "127.0.0.1")
@@ -35,8 +36,8 @@ async def seed_registry(redis: aredis.Redis, cameras: Mapping[str, tuple[str | N
 
 async def add_user(redis: aredis.Redis, name: str, role: str = "operator",
                    password: str | None = None, household: str | None = None) -> str:
-    _user, token = await Users(redis).add(name, role, actor=ADMIN, password=password,
-                                          household=household)
+    _user, token = await Users(redis, policy=TEST_POLICY).add(
+        name, role, actor=ADMIN, password=password, household=household)
     return token
 
 
@@ -50,7 +51,8 @@ async def set_tier(redis: aredis.Redis, cam: str, tier: str) -> None:
 
 @pytest.fixture
 def settings(short_tmp) -> Settings:  # type: ignore[no-untyped-def]
-    return Settings.load({"port": "0"}, environ={"HOME": str(short_tmp)})
+    return Settings.load({"port": "0", "password_log2_n": str(TEST_PASSWORD_LOG2_N)},
+                         environ={"HOME": str(short_tmp)})
 
 
 @pytest.fixture

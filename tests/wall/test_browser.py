@@ -26,6 +26,7 @@ SUITE = [
     "test_yuv_painter_matches_chromium_colours[bt709]",
     "test_yuv_painter_matches_chromium_colours[smpte170m]",
     "test_yuv_painter_matches_chromium_colours[bt709-full]",
+    "test_the_security_policy_blocks_nothing_the_wall_uses",
     "test_a_64_tile_page_opened_at_once_shows_every_first_picture",
 ]
 

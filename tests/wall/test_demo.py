@@ -45,7 +45,7 @@ async def test_demo_runs_everything_and_stops_by_itself():
             line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode()
             assert line, "".join(out)
             out.append(line)
-            if "password:" in line:
+            if "(a home the police may ask for clips)" in line:  # the banner's last login
                 break
         text = "".join(out)
         # The world-analysis section comes first, then the wall.
@@ -66,6 +66,21 @@ async def test_demo_runs_everything_and_stops_by_itself():
             assert mapdoc["type"] == "FeatureCollection"
             page = await (await http.get(f"{url}/wall/")).text()
             assert "RTCC" in page
+            # The residents' app, and a login for each of its two homes.
+            assert f"the residents' app is at {url}/home/" in text
+            homes = re.findall(r"login: (\S+)\s+password: (\S+)\s+\((a home [^)]*)\)", text)
+            assert [what for *_, what in homes] == [
+                "a home that shares its camera live", "a home the police may ask for clips"]
+            tiers = []
+            for name, secret, _ in homes:
+                r = await http.post(f"{url}/api/login", json={"username": name,
+                                                              "password": secret})
+                assert r.status == 200, await r.text()
+                mine = await (await http.get(f"{url}/api/home", headers={
+                    "Authorization": f"Bearer {(await r.json())['token']}"})).json()
+                tiers.append({c["tier"] for c in mine["cameras"]})
+            assert "live" in tiers[0] and "request" in tiers[1]
+            assert "My home cameras" in await (await http.get(f"{url}/home/")).text()
             async with http.ws_connect(f"{url}/wall/ws") as ws:
                 await ws.send_json({"op": "auth", "token": token})
                 for cam in live:

@@ -97,11 +97,23 @@ DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/wall/whep/{cam}"): POLICE,
     ("DELETE", "/wall/whep/{cam}/{session}"): POLICE,
     ("PATCH", "/wall/whep/{cam}/{session}"): POLICE,
+    # The residents' app: its page, and JSON for a resident's own household only.
+    ("GET", "/home"): PUBLIC,
+    ("GET", "/home/"): PUBLIC,
+    ("GET", "/home/static/{path}"): PUBLIC,
+    ("GET", "/api/home"): REFUSED,
+    ("GET", "/api/home/cameras/{camera}/sees"): REFUSED,
+    ("GET", "/api/home/watched"): REFUSED,
+    ("GET", "/api/home/asks"): REFUSED,
+    ("GET", "/api/home/asks/{request}/cameras/{camera}/preview"): REFUSED,
 }
 
 OFFER = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-         "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n"
-         "a=rtpmap:96 H264/90000\r\na=recvonly\r\n")
+         "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+         "a=ice-ufrag:rtcc\r\na=ice-pwd:rtcc-test-password-0123\r\n"
+         f"a=fingerprint:sha-256 {':'.join(['AB'] * 32)}\r\na=setup:actpass\r\n"
+         "a=rtcp-mux\r\na=rtpmap:96 H264/90000\r\na=recvonly\r\n")
+"""A well-formed offer (WHEP checks an offer before it looks at the camera)."""
 
 
 @dataclasses.dataclass

@@ -189,12 +189,15 @@ export class RtccMap extends EventTarget {
   // container: an empty element with a height. options:
   //   label: what a screen reader hears for the map;
   //   onCamera(id): a camera marker was clicked;
+  //   density: whether to draw the document's request-tier density cells (a page about one
+  //   home leaves them out: they answer a police question);
   //   firstBudgetMs: milliseconds of drawing per frame until the map is first drawn.
   constructor(container, { label = "Map of the neighbourhood", onCamera = null,
-    firstBudgetMs = BUDGET_FIRST_MS } = {}) {
+    density = true, firstBudgetMs = BUDGET_FIRST_MS } = {}) {
     super();
     this.container = container;
     this.onCamera = onCamera;
+    this.showDensity = density;
     this.colours = coloursOf(container);
     this.scheduler = new Scheduler();
     this.scheduler.firstBudgetMs = firstBudgetMs;
@@ -215,6 +218,7 @@ export class RtccMap extends EventTarget {
     this.overlay = L.canvas({ padding: 0.3 });
     this.focusLayer = L.layerGroup().addTo(this.leaflet);
     this.areaLayer = L.layerGroup().addTo(this.leaflet);
+    this.shapes = new Map(); // name -> L.FeatureGroup of showShapes()
     this.tiles = new TileLayer(this, { pane: "tilePane" });
     this.tiles.addTo(this.leaflet);
     this.leaflet.on("movestart zoomstart", () => { this.scheduler.moving = true; });
@@ -339,7 +343,7 @@ export class RtccMap extends EventTarget {
       detail ? c.buildingLine : null, 0.6);
 
     // Request-tier cameras, as counts per fixed cell.
-    this.drawDensity(ctx, data, box, ox, oy, k, z);
+    if (this.showDensity) this.drawDensity(ctx, data, box, ox, oy, k, z);
     yield;
 
     // Camera views (live ones highlighted), then markers on top.
@@ -565,6 +569,44 @@ export class RtccMap extends EventTarget {
       color: this.colours.watched, fill: false, interactive: false }).addTo(this.focusLayer);
   }
 
+  // Draws GeoJSON geometries (lon/lat) as one named layer over the map, replacing the layer of
+  // that name: what a page adds to the shared map (a camera's detail bands, the lots it sees).
+  // features: [{geometry, colour, fill = 0.2, weight = 1.5, dash = null, label = null}]; colour
+  // is a CSS colour or a custom property of the map's container ("--band-identify"); a label
+  // is shown on the shape. Resolves the layer's bounds (null when empty).
+  showShapes(name, features, { fit = false } = {}) {
+    this.clearShapes(name);
+    const css = getComputedStyle(this.container);
+    const colourOf = (c) => (String(c || "").startsWith("--")
+      ? css.getPropertyValue(c).trim() || this.colours.watched : c || this.colours.watched);
+    const group = L.featureGroup();
+    for (const f of features) {
+      const colour = colourOf(f.colour);
+      const layer = L.geoJSON(f.geometry, {
+        renderer: this.overlay, interactive: false,
+        style: () => ({ color: colour, weight: f.weight ?? 1.5, fillColor: colour,
+          fillOpacity: f.fill ?? 0.2, dashArray: f.dash || null }),
+        pointToLayer: (_point, latlng) => L.circleMarker(latlng, { renderer: this.overlay,
+          radius: f.radius ?? 6 }),
+      });
+      if (f.label) {
+        layer.bindTooltip(String(f.label), { permanent: true, direction: "center",
+          className: "map-label", interactive: false });
+      }
+      group.addLayer(layer);
+    }
+    group.addTo(this.leaflet);
+    this.shapes.set(name, group);
+    const bounds = features.length ? group.getBounds() : null;
+    if (fit && bounds?.isValid()) this.leaflet.fitBounds(bounds, { padding: [16, 16], maxZoom: 19 });
+    return bounds;
+  }
+
+  clearShapes(name) {
+    this.shapes.get(name)?.remove();
+    this.shapes.delete(name);
+  }
+
   // Centres the map on a camera (zooming in to at least `zoom`); resolves to whether the camera
   // is on this map, once the map has stopped and its tiles are drawn.
   showCamera(id, zoom = 18) {
@@ -596,7 +638,8 @@ export class RtccMap extends EventTarget {
       }
     }
     items.push([swatch("view-live", this.colours.viewLive), "What a live camera sees"]);
-    if (d && d.density.some((cell) => typeof cell.count === "number" && cell.count > 0)) {
+    if (this.showDensity && d
+      && d.density.some((cell) => typeof cell.count === "number" && cell.count > 0)) {
       items.push([swatch("density", this.colours.density),
         `Cameras police may ask for a clip, counted per square (when ${d.k} or more)`]);
     }

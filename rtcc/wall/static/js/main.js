@@ -384,6 +384,8 @@ async function start() {
   const mapLoaded = loadMap();
   state.events = openEvents();
   state.events.on("down", () => logEvent("notices: reconnecting", "warn"));
+  // A camera began sharing live video: its tile opens now, not at the next poll.
+  state.events.on("camera.live", () => refreshCameras());
   if (["operator", "admin"].includes(state.session.role)) {
     state.requests = new RequestPanel({ map: state.map, events: state.events, log: logEvent,
       onDrawStart: () => toggleLargeMap(true) });

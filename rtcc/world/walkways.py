@@ -8,7 +8,9 @@ crossings with shapely, vertices become graph nodes, and disconnected pieces are
 Routing is Dijkstra from a few *exit* nodes only (where people enter and leave the mapped area:
 dead ends near the map's border), cached per exit; a household's entrance is attached to the
 nearest point of the network. Dog walks are persistent random walks along the network and back.
-Pure: numpy + shapely, no I/O.
+Pure: numpy + shapely, no I/O. The simulators walk their people along it (``simulators/trips.py``)
+and the exposure analyzer estimates from it how many passers-by a camera would show
+(:mod:`rtcc.exposure.footfall`), so both use one model of where people walk.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 
 _SNAP = 0.01  # metres: vertices closer than this are one node
 MAX_EXITS = 32
+PASSERS_BY_PER_HOUR = 0.02
+"""Passers-by per household of the world and hour on an ordinary day (walkers crossing the area
+from one exit to another): the simulators' default, and the exposure analyzer's."""
 CROSSWALK = 20.0
 """Metres: the longest crosswalk drawn between separate pieces of sidewalk (a street's width)."""
 
