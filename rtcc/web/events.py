@@ -271,6 +271,7 @@ def setup(app: web.Application, who: WhoIsLooking) -> None:
     async def on_shutdown(app: web.Application) -> None:
         feed.broadcast(None)  # end open streams before the server waits for handlers
 
-    app.router.add_get(PATH, handler)
+    # No HEAD: aiohttp would answer it with the stream's first bytes, which no client reads.
+    app.router.add_get(PATH, handler, allow_head=False)
     app.cleanup_ctx.append(ctx)
     app.on_shutdown.append(on_shutdown)
